@@ -1,0 +1,63 @@
+/* conn.h: one connection's reads and writes, plain or through tls.c, each
+ * bounded by an absolute deadline. One connection per process. */
+#ifndef ITKD_CONN_H
+#define ITKD_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#define CONN_RBUF 16384
+#define CONN_WBUF 16384
+
+struct tls_conn;
+
+struct conn {
+	int fd;
+	struct tls_conn *tls;           /* NULL for plain TCP */
+	int64_t deadline;               /* ms on CLOCK_MONOTONIC; 0: none */
+	int error;                      /* sticky: a read/write failed or timed out */
+	int timed_out;                  /* the failure was the deadline */
+
+	char rbuf[CONN_RBUF];           /* bytes read but not yet consumed */
+	size_t rpos, rlen;
+	char wbuf[CONN_WBUF];           /* small writes are gathered here */
+	size_t wlen;
+	uint64_t sent;                  /* body bytes written, for the access log */
+
+	struct sockaddr_storage peer, local;
+	char peer_addr[64];             /* numeric, no brackets */
+	unsigned peer_port;
+	char local_addr[64];
+	unsigned local_port;
+};
+
+int64_t conn_now_ms(void);
+/* Deadline `seconds` from now for every following read and write. */
+void conn_deadline(struct conn *c, int seconds);
+
+/* Set up c for fd (addresses read with getpeername/getsockname). */
+int conn_init(struct conn *c, int fd, struct tls_conn *tls);
+
+/* Make at least one more byte available in rbuf (compacting it first).
+ * Returns bytes added, 0 on EOF, -1 on error, timeout or a full buffer. */
+ssize_t conn_fill(struct conn *c);
+/* Wait until a byte is readable or the deadline passes: 1, 0 (timeout), -1. */
+int conn_wait_readable(struct conn *c);
+/* Consume n bytes of rbuf. */
+void conn_consume(struct conn *c, size_t n);
+/* Read up to len bytes, from rbuf first; 0 on EOF, -1 on error/timeout. */
+ssize_t conn_read(struct conn *c, void *buf, size_t len);
+
+/* Write all of buf (buffered); 0 or -1. */
+int conn_write(struct conn *c, const void *buf, size_t len);
+/* Flush the write buffer (and the TLS record); 0 or -1. */
+int conn_flush(struct conn *c);
+/* Send n bytes of file fd from off: sendfile on plain TCP, read+write
+ * through TLS. Never reads the file whole into memory. 0 or -1. */
+int conn_sendfile(struct conn *c, int fd, off_t off, uint64_t n);
+/* Flush, send close_notify over TLS, shut down and drain briefly, close. */
+void conn_close(struct conn *c);
+
+#endif

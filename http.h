@@ -1,0 +1,103 @@
+/* http.h: HTTP/1.1 request parser and response head writer (RFC 9112).
+ * No I/O, no identity, no transport: bytes in, structures out. */
+#ifndef ITKD_HTTP_H
+#define ITKD_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define HTTP_HEAD_MAX    8192   /* request line + header fields + CRLF CRLF */
+#define HTTP_LINE_MAX    4096   /* request line; longer: 414 */
+#define HTTP_FIELDS_MAX  64     /* header fields; more: 431 */
+#define HTTP_OUT_MAX     4096   /* one response head */
+
+enum http_method { HTTP_GET, HTTP_HEAD, HTTP_POST };
+enum http_body   { HTTP_BODY_NONE, HTTP_BODY_LENGTH, HTTP_BODY_CHUNKED };
+
+struct http_field {
+	const char *name;       /* NUL-terminated inside http_request.buf */
+	const char *value;      /* OWS trimmed, NUL-terminated */
+};
+
+struct http_request {
+	char buf[HTTP_HEAD_MAX + 1];    /* private copy of the head, split in place */
+	size_t head_len;                /* bytes of the head incl. final CRLF CRLF */
+
+	enum http_method method;
+	const char *method_name;
+	const char *target;             /* raw request-target as sent (origin-form) */
+	const char *path;               /* raw path part of target (still %-encoded) */
+	const char *query;              /* after '?', "" if none */
+	int minor;                      /* HTTP/1.<minor>: 0 or 1 */
+
+	struct http_field fields[HTTP_FIELDS_MAX];
+	size_t nfields;
+
+	const char *host;               /* lower-cased, without port; "" for 1.0 without Host */
+	unsigned port;                  /* port from Host, 0 if none */
+
+	int keep_alive;                 /* 1 if the connection may persist */
+	enum http_body body;
+	uint64_t content_length;        /* for HTTP_BODY_LENGTH */
+	int expect_continue;            /* Expect: 100-continue seen */
+};
+
+/* Look for the end of a request head in buf[0..len). Returns the head length
+ * (including the blank line) when complete, 0 when more bytes are needed, or
+ * an HTTP status (400, 414, 431) when the bytes can never form a valid head. */
+int http_head_end(const char *buf, size_t len, size_t *head_len);
+
+/* Parse a complete head (as found by http_head_end). Returns 0, or the HTTP
+ * status to answer with: 400, 414, 431, 501, 505. On error the fields that
+ * were parsed (minor, keep_alive) are still set so the answer can be framed. */
+int http_parse_request(struct http_request *r, const char *head, size_t len);
+
+/* Case-insensitive field lookup; NULL if absent. */
+const char *http_field(const struct http_request *r, const char *name);
+
+/* Chunked transfer-coding decoder (RFC 9112 section 7.1), incremental. */
+struct http_chunked {
+	int state;
+	uint64_t left;          /* bytes left in the current chunk */
+	unsigned digits;        /* hex digits seen in the size */
+	unsigned ext_len;       /* bytes of extension + trailer line seen */
+	unsigned trailers;      /* trailer fields seen */
+};
+
+void http_chunked_init(struct http_chunked *c);
+
+/* Decode in[0..inlen) into out[0..outcap). Sets *used to the input bytes
+ * consumed and *made to the bytes produced. Returns 0 when more input is
+ * wanted, 1 when the last chunk and trailers are done (*used then stops right
+ * after them), or 400 on malformed input. */
+int http_chunked_decode(struct http_chunked *c, const char *in, size_t inlen,
+    size_t *used, char *out, size_t outcap, size_t *made);
+
+/* Response head writer. */
+struct http_out {
+	char buf[HTTP_OUT_MAX];
+	size_t len;
+	int overflow;           /* sticky: set when something did not fit */
+};
+
+const char *http_reason(int status);
+
+/* Status line, Date and Server. minor is the request's (answers are HTTP/1.1). */
+void http_out_begin(struct http_out *o, int status);
+/* One header field; the value is printf-formatted. CR, LF and NUL in the
+ * formatted value are replaced by spaces (no header injection). */
+void http_out_field(struct http_out *o, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The blank line. Returns 0, or -1 if the head overflowed. */
+int http_out_end(struct http_out *o);
+
+/* IMF-fixdate of t into buf (at least 30 bytes); years past 9999 clamp. */
+size_t http_date(char *buf, size_t cap, time_t t);
+/* Parse IMF-fixdate (and the two obsolete forms); -1 if invalid. */
+time_t http_date_parse(const char *s);
+
+/* A short HTML body for an error status; returns its length. */
+size_t http_error_body(char *buf, size_t cap, int status);
+
+#endif

@@ -1,0 +1,46 @@
+/* priv.h: the identity switch, capabilities (libcap), seccomp, the trace.
+ * Called only by the stage code. Every step is checked; any failure returns
+ * -1 after logging, and the caller exits without serving. */
+#ifndef ITKD_PRIV_H
+#define ITKD_PRIV_H
+
+#include <sys/types.h>
+
+struct config;
+struct vhost;
+
+extern int priv_trace_on;       /* -T */
+
+/* The identity a request runs as (a vhost's, or a userdir owner's). */
+struct priv_ident {
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[64];       /* VHOST_GROUPS_MAX */
+	int ngroups;
+	int nice, has_nice;
+	int no_new_privs;
+	const struct vhost *vh; /* for limits; may be NULL */
+};
+
+/* Fill id from a vhost. */
+void priv_ident_vhost(struct priv_ident *id, const struct vhost *vh);
+/* 1 if a and b are the same uid, gid and group set. */
+int priv_ident_same(const struct priv_ident *a, const struct priv_ident *b);
+
+/* Master, at start, while it holds every capability: install the seccomp
+ * filter (ranges of cfg plus the global user's ids), then cut the
+ * capabilities down to the master's set. */
+int priv_master(const struct config *cfg);
+
+/* Child, stage 1: empty the bounding set, become cfg's user keeping only
+ * CAP_SETUID + CAP_SETGID (+ CAP_SYS_NICE when a vhost has a negative nice). */
+int priv_stage1(const struct config *cfg);
+
+/* Child, stage 2: limits and nice, then groups, gid, uid; clear every
+ * capability set; no_new_privs unless the vhost opts out; verify. */
+int priv_stage2(const struct priv_ident *id);
+
+/* With -T: log `step` and the credentials read back from the kernel. */
+void priv_trace(const char *step);
+
+#endif

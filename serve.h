@@ -1,0 +1,38 @@
+/* serve.h: one connection's life through stage 1 and stage 2 (the stage
+ * code), and the exchange that handlers (file.c, cgi.c) answer. */
+#ifndef ITKD_SERVE_H
+#define ITKD_SERVE_H
+
+#include <stdint.h>
+#include <limits.h>
+
+struct config;
+struct vhost;
+struct conn;
+struct http_request;
+struct tls_keys;
+
+/* One request and its answer, as the handlers see it. */
+struct exchange {
+	struct conn *c;
+	const struct config *cfg;
+	const struct vhost *vh;
+	struct http_request *r;
+	const char *docroot;    /* vh->root, or the userdir's directory */
+	const char *prefix;     /* URL prefix of docroot: "" or "/~name" */
+	const char *path;       /* decoded, normalised, below prefix, starts '/' */
+	int tls;                /* 1 over TLS: HTTPS=on, https redirects */
+	int status;             /* set by the handler: what was sent (for the log) */
+	uint64_t bytes;         /* body bytes sent */
+	int close;              /* the connection must close after this answer */
+	int head_sent;          /* a response head went out: no error page now */
+	char redirect[PATH_MAX];/* CGI local redirect: path to serve as a new GET */
+};
+
+/* Serve the connection on fd through both stages; never returns.
+ * listeners[0..nlisten) are closed first thing. tls_keys is NULL on a plain
+ * connection. */
+void serve_connection(const struct config *cfg, struct tls_keys *keys,
+    int fd, int is_tls, const int *listeners, int nlisten) __attribute__((noreturn));
+
+#endif

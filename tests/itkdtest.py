@@ -1,0 +1,308 @@
+"""tests/itkdtest.py: what every integration test shares.
+
+Starts the real ./itkd as root on 127.0.0.1 with a throwaway directory and
+numeric test ids, and talks to it with raw sockets. Each check prints one
+line, "ok NAME" or "FAIL NAME: detail", that tests/run.sh counts.
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ITKD = os.environ.get("ITKD", os.path.join(TOP, "itkd"))
+
+# Numeric ids no system user has: the global user and three vhost owners.
+UID_USER, UID_A, UID_B, UID_C = 61000, 61001, 61002, 61003
+
+failed = 0
+
+
+def ok(name, cond, detail=""):
+    global failed
+    if cond:
+        print("ok " + name, flush=True)
+    else:
+        failed = 1
+        print("FAIL %s: %s" % (name, detail), flush=True)
+    return cond
+
+
+def skip(name, why):
+    print("skip %s: %s" % (name, why), flush=True)
+
+
+def need_root(name):
+    """A test that needs root says so and skips cleanly elsewhere."""
+    if os.geteuid() != 0:
+        skip(name, "needs root")
+        sys.exit(0)
+
+
+def done():
+    sys.exit(failed)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def mkdir(path, uid=0, gid=0, mode=0o755):
+    os.makedirs(path, exist_ok=True)
+    os.chown(path, uid, gid)
+    os.chmod(path, mode)
+    return path
+
+
+def write(path, data, uid=0, gid=0, mode=0o644):
+    if isinstance(data, str):
+        data = data.encode()
+    with open(path, "wb") as f:
+        f.write(data)
+    os.chown(path, uid, gid)
+    os.chmod(path, mode)
+    return path
+
+
+class Server:
+    """One itkd under test. conf is the config text; "{port}", "{dir}" and
+    "{tlsport}" in it are filled in. Logs go to dir/error.log and
+    dir/access.log unless the config says otherwise."""
+
+    def __init__(self, conf, name="t", tls=False, extra_args=(), start=True):
+        self.dir = tempfile.mkdtemp(prefix="itkd-%s-" % name,
+                                    dir=os.path.join(TOP, "tests", "tmp"))
+        os.chmod(self.dir, 0o755)
+        self.port = free_port()
+        self.tlsport = free_port() if tls else 0
+        self.conf_text = conf
+        self.conf = os.path.join(self.dir, "itkd.conf")
+        self.errlog = os.path.join(self.dir, "error.log")
+        self.acclog = os.path.join(self.dir, "access.log")
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.write_conf(conf)
+        if start:
+            self.start()
+
+    def fill(self, text):
+        return (text.replace("{port}", str(self.port))
+                .replace("{tlsport}", str(self.tlsport))
+                .replace("{dir}", self.dir))
+
+    def write_conf(self, conf):
+        with open(self.conf, "w") as f:
+            f.write(self.fill(conf))
+
+    def start(self, wait=True):
+        self.stderr = open(os.path.join(self.dir, "stderr.txt"), "wb")
+        self.proc = subprocess.Popen([ITKD, "-f", "-c", self.conf] + self.extra_args,
+                                     stdin=subprocess.DEVNULL, stdout=self.stderr,
+                                     stderr=self.stderr)
+        if wait:
+            self.wait_port(self.port)
+
+    def wait_port(self, port, timeout=5.0):
+        end = time.time() + timeout
+        while time.time() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError("itkd exited %s: %s" % (self.proc.returncode, self.log()))
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("itkd did not listen on %d" % port)
+
+    def log(self):
+        out = ""
+        for p in (os.path.join(self.dir, "stderr.txt"), self.errlog):
+            try:
+                with open(p, errors="replace") as f:
+                    out += f.read()
+            except OSError:
+                pass
+        return out
+
+    def access(self):
+        try:
+            with open(self.acclog, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def children(self):
+        """pids of the master's live children."""
+        try:
+            with open("/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)) as f:
+                return [int(x) for x in f.read().split()]
+        except OSError:
+            return []
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.stderr.close()
+
+    def cleanup(self):
+        self.stop()
+        if os.environ.get("ITKD_KEEP") is None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.cleanup()
+
+
+def connect(port, timeout=5.0):
+    s = socket.create_connection(("127.0.0.1", port), timeout)
+    s.settimeout(timeout)
+    return s
+
+
+def recv_all(s, timeout=5.0):
+    """Everything until the peer closes (or the timeout: returns what came)."""
+    s.settimeout(timeout)
+    data = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+    except (socket.timeout, ConnectionResetError):
+        pass
+    return data
+
+
+def raw(port, data, timeout=5.0, shut=True):
+    """Send data on a new connection, half-close, return all bytes answered."""
+    s = connect(port, timeout)
+    try:
+        if data:
+            s.sendall(data)
+        if shut:
+            s.shutdown(socket.SHUT_WR)
+        return recv_all(s, timeout)
+    finally:
+        s.close()
+
+
+def parse(data, head_only=False):
+    """Split a byte stream into responses: [(status, {name: value}, body)].
+    Handles Content-Length, chunked, and read-to-close bodies. head_only
+    responses (to HEAD) have no body."""
+    out = []
+    while data:
+        i = data.find(b"\r\n\r\n")
+        if i < 0:
+            break
+        head = data[:i].decode("latin-1").split("\r\n")
+        data = data[i + 4:]
+        m = re.match(r"HTTP/1\.[01] (\d{3})", head[0])
+        status = int(m.group(1)) if m else -1
+        h = {}
+        for line in head[1:]:
+            k, _, v = line.partition(":")
+            h[k.strip().lower()] = v.strip()
+        body = b""
+        if head_only or status in (204, 304) or 100 <= status < 200:
+            pass
+        elif "transfer-encoding" in h:
+            while True:
+                j = data.find(b"\r\n")
+                if j < 0:
+                    break
+                n = int(data[:j].split(b";")[0], 16)
+                data = data[j + 2:]
+                if n == 0:
+                    k = data.find(b"\r\n\r\n") if not data.startswith(b"\r\n") else -2
+                    data = data[2:] if k == -2 else data[k + 4:]
+                    break
+                body += data[:n]
+                data = data[n + 2:]
+        elif "content-length" in h:
+            n = int(h["content-length"])
+            body, data = data[:n], data[n:]
+        else:
+            body, data = data, b""
+        if 100 <= status < 200:
+            continue
+        out.append((status, h, body))
+    return out
+
+
+def get(port, path="/", host="a.test", extra="", method="GET"):
+    """One request on its own connection: (status, headers, body) or None."""
+    req = "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n%s\r\n" % (method, path, host, extra)
+    r = parse(raw(port, req.encode()), head_only=(method == "HEAD"))
+    return r[0] if r else None
+
+
+def proc_status(pid):
+    """/proc/PID/status as a dict, or {} when gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            return dict(l.rstrip("\n").split(":\t", 1) for l in f if ":\t" in l)
+    except OSError:
+        return {}
+
+
+def zombies():
+    """pids of zombie processes on the machine whose parent is an itkd."""
+    z = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        st = proc_status(int(p))
+        if st.get("State", "").startswith("Z") and st.get("Name") == "itkd":
+            z.append(int(p))
+    return z
+
+
+def two_vhost_conf(extra_global="", extra_a="", extra_b=""):
+    """Two vhosts, a.test and b.test, under UID_A and UID_B, each with a 0700
+    root owned by its uid. Lay them out with two_vhost_roots(srv)."""
+    return """
+listen 127.0.0.1:{port}
+user #%d
+group #%d
+error-log {dir}/error.log
+access-log {dir}/access.log
+timeout 5
+%s
+vhost a.test www.a.test
+root {dir}/a
+user #%d
+group #%d
+%s
+vhost b.test
+root {dir}/b
+user #%d
+group #%d
+%s
+""" % (UID_USER, UID_USER, extra_global, UID_A, UID_A, extra_a, UID_B, UID_B, extra_b)
+
+
+def two_vhost_roots(dirpath):
+    for name, uid in (("a", UID_A), ("b", UID_B)):
+        root = mkdir(os.path.join(dirpath, name), uid, uid, 0o700)
+        write(os.path.join(root, "index.html"), "<h1>%s</h1>\n" % name, uid, uid, 0o600)
+        write(os.path.join(root, "secret.txt"), "secret of %s\n" % name, uid, uid, 0o600)
