@@ -48,7 +48,7 @@ struct vhost_limit {
 };
 
 struct vhost {
-	int index;              /* position in config.vhosts */
+	int pos;                /* position in config.vhosts */
 	int line;               /* line of its `vhost` directive */
 	char *names[VHOST_NAMES_MAX];   /* lower case; "*.x.org" is a wildcard */
 	int nnames;

@@ -1,0 +1,280 @@
+/* log.c: access log (Combined Log Format) and error log, to a file, syslog or
+ * stderr. The master opens every file; children inherit the fds and close
+ * all but their vhost's before the identity switch. What clients sent is
+ * escaped before it reaches a log (no terminal escapes, no forged lines). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "http.h"
+#include "log.h"
+#include "vhost.h"
+
+enum { LOG_TO_NONE, LOG_TO_FD, LOG_TO_SYSLOG, LOG_TO_STDERR };
+
+struct log_target {
+	int kind;
+	int fd;
+};
+
+static struct log_target err_log = { LOG_TO_STDERR, 2 };
+static struct log_target acc_global = { LOG_TO_NONE, -1 };
+/* One access log per vhost, indexed as config.vhosts; LOG_TO_NONE with
+ * fd -1 and no path means "the global one". */
+static struct log_target *acc_vhost;
+static int nacc_vhost;
+static int syslog_open;
+
+static int
+target_open(struct log_target *t, const char *spec, int dflt, char *err,
+    size_t errlen)
+{
+	t->kind = dflt;
+	t->fd = dflt == LOG_TO_STDERR ? 2 : -1;
+	if (spec == NULL)
+		return 0;
+	if (strcmp(spec, "off") == 0) {
+		t->kind = LOG_TO_NONE;
+		t->fd = -1;
+	} else if (strcmp(spec, "syslog") == 0) {
+		t->kind = LOG_TO_SYSLOG;
+		t->fd = -1;
+	} else if (strcmp(spec, "stderr") == 0) {
+		t->kind = LOG_TO_STDERR;
+		t->fd = 2;
+	} else {
+		t->kind = LOG_TO_FD;
+		/* O_CLOEXEC: a CGI program must never inherit a log fd. */
+		t->fd = open(spec, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+		    O_NOFOLLOW, 0640);
+		if (t->fd < 0) {
+			snprintf(err, errlen, "%s: %s", spec, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+target_close(struct log_target *t)
+{
+	if (t->kind == LOG_TO_FD && t->fd > 2)
+		close(t->fd);
+	t->kind = LOG_TO_NONE;
+	t->fd = -1;
+}
+
+static void
+close_all(void)
+{
+	int i;
+
+	target_close(&err_log);
+	target_close(&acc_global);
+	for (i = 0; i < nacc_vhost; i++)
+		target_close(&acc_vhost[i]);
+	free(acc_vhost);
+	acc_vhost = NULL;
+	nacc_vhost = 0;
+}
+
+int
+log_open(const struct config *cfg, int foreground, char *err, size_t errlen)
+{
+	struct log_target e, a, *v = NULL;
+	int i = 0, nv = cfg->nvhosts;
+
+	if (target_open(&e, foreground && cfg->error_log == NULL ? "stderr" :
+	    cfg->error_log, LOG_TO_STDERR, err, errlen) < 0)
+		return -1;
+	if (target_open(&a, cfg->access_log, LOG_TO_NONE, err, errlen) < 0)
+		goto err_e;
+	if (nv > 0 && (v = calloc((size_t)nv, sizeof(*v))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto err_a;
+	}
+	for (i = 0; i < nv; i++) {
+		v[i].kind = LOG_TO_NONE;
+		v[i].fd = -1;
+		if (cfg->vhosts[i].access_log == NULL)
+			continue;
+		if (target_open(&v[i], cfg->vhosts[i].access_log, LOG_TO_NONE,
+		    err, errlen) < 0)
+			goto err_v;
+		if (v[i].kind == LOG_TO_NONE)   /* "off": a marker of its own */
+			v[i].fd = -2;
+	}
+	if (!syslog_open && (e.kind == LOG_TO_SYSLOG || a.kind == LOG_TO_SYSLOG)) {
+		openlog("itkd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		syslog_open = 1;
+	}
+	/* The new set works: only now let go of the old one. */
+	close_all();
+	err_log = e;
+	acc_global = a;
+	acc_vhost = v;
+	nacc_vhost = nv;
+	return 0;
+err_v:
+	while (i-- > 0)
+		target_close(&v[i]);
+	free(v);
+err_a:
+	target_close(&a);
+err_e:
+	target_close(&e);
+	return -1;
+}
+
+static const struct log_target *
+access_target(const struct vhost *vh)
+{
+	if (vh != NULL && vh->pos >= 0 && vh->pos < nacc_vhost) {
+		const struct log_target *t = &acc_vhost[vh->pos];
+		if (t->kind != LOG_TO_NONE || t->fd == -2)
+			return t;
+	}
+	return &acc_global;
+}
+
+void
+log_keep_only(const struct vhost *vh)
+{
+	const struct log_target *keep = access_target(vh);
+	int i;
+
+	for (i = 0; i < nacc_vhost; i++)
+		if (&acc_vhost[i] != keep)
+			target_close(&acc_vhost[i]);
+	if (&acc_global != keep)
+		target_close(&acc_global);
+}
+
+size_t
+log_escape(char *dst, size_t cap, const char *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+	unsigned char ch;
+
+	if (cap == 0)
+		return 0;
+	for (; src != NULL && (ch = (unsigned char)*src) != '\0'; src++) {
+		if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') {
+			if (n + 4 >= cap)
+				break;
+			dst[n++] = '\\';
+			dst[n++] = 'x';
+			dst[n++] = hex[ch >> 4];
+			dst[n++] = hex[ch & 15];
+		} else {
+			if (n + 1 >= cap)
+				break;
+			dst[n++] = (char)ch;
+		}
+	}
+	dst[n] = '\0';
+	return n;
+}
+
+/* write() all of buf; a log line is one write so O_APPEND keeps it whole. */
+static void
+target_write(const struct log_target *t, int prio, char *line, size_t len)
+{
+	ssize_t w;
+
+	switch (t->kind) {
+	case LOG_TO_SYSLOG:
+		line[len - 1] = '\0';   /* syslog adds its own newline */
+		syslog(prio, "%s", line);
+		return;
+	case LOG_TO_FD:
+	case LOG_TO_STDERR:
+		while (len > 0) {
+			w = write(t->fd, line, len);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return;
+			line += w;
+			len -= (size_t)w;
+		}
+		return;
+	default:
+		return;
+	}
+}
+
+void
+log_error(const struct vhost *vh, const char *fmt, ...)
+{
+	char msg[2048], esc[4096], line[4608];
+	struct tm tm;
+	time_t now = time(NULL);
+	va_list ap;
+	int n;
+	int saved = errno;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_escape(esc, sizeof(esc), msg);
+	gmtime_r(&now, &tm);
+	if (err_log.kind == LOG_TO_SYSLOG)
+		n = snprintf(line, sizeof(line), "[%s] %s\n",
+		    vh && vh->nnames ? vh->names[0] : "-", esc);
+	else
+		n = snprintf(line, sizeof(line),
+		    "%04d-%02d-%02dT%02d:%02d:%02dZ itkd[%ld]: [%s] %s\n",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec, (long)getpid(),
+		    vh && vh->nnames ? vh->names[0] : "-", esc);
+	if (n > 0)
+		target_write(&err_log, LOG_ERR, line,
+		    (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	errno = saved;
+}
+
+void
+log_access(const struct vhost *vh, const struct conn *c,
+    const struct http_request *r, int status, uint64_t bytes)
+{
+	static const char *mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	const struct log_target *t = access_target(vh);
+	char line[4096], reqline[2048], ref[1024], ua[1024], host[300];
+	struct tm tm;
+	time_t now;
+	int n;
+
+	if (t->kind == LOG_TO_NONE)
+		return;
+	now = time(NULL);
+	gmtime_r(&now, &tm);
+	reqline[0] = ref[0] = ua[0] = '\0';
+	if (r != NULL) {
+		char raw[2048];
+		snprintf(raw, sizeof(raw), "%s %s HTTP/1.%d", r->method_name,
+		    r->target, r->minor);
+		log_escape(reqline, sizeof(reqline), raw);
+		log_escape(ref, sizeof(ref), http_field(r, "referer"));
+		log_escape(ua, sizeof(ua), http_field(r, "user-agent"));
+	}
+	log_escape(host, sizeof(host), vh && vh->nnames ? vh->names[0] : "-");
+	n = snprintf(line, sizeof(line),
+	    "%s - - [%02d/%s/%04d:%02d:%02d:%02d +0000] \"%s\" %d %llu \"%s\" \"%s\" %s\n",
+	    c ? c->peer_addr : "-", tm.tm_mday, mon[tm.tm_mon],
+	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	    reqline[0] ? reqline : "-", status, (unsigned long long)bytes,
+	    ref[0] ? ref : "-", ua[0] ? ua : "-", host);
+	if (n > 0)
+		target_write(t, LOG_INFO, line,
+		    (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
