@@ -1,0 +1,352 @@
+/* conn.c: one connection's reads and writes, plain or through tls.c. Every
+ * wait is bounded by the connection's absolute deadline, so a slow client
+ * can never hold a process past its timeout (a total, not a per-read one). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "tls.h"
+
+int64_t
+conn_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+conn_deadline(struct conn *c, int seconds)
+{
+	c->deadline = conn_now_ms() + (int64_t)seconds * 1000;
+}
+
+static void
+addr_text(const struct sockaddr_storage *ss, char *buf, size_t cap,
+    unsigned *port)
+{
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+	*port = 0;
+	snprintf(buf, cap, "-");
+	if (ss->ss_family == AF_INET) {
+		inet_ntop(AF_INET, &s4->sin_addr, buf, (socklen_t)cap);
+		*port = ntohs(s4->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		/* An IPv4-mapped peer is logged as the IPv4 address it is. */
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], buf,
+			    (socklen_t)cap);
+		else
+			inet_ntop(AF_INET6, &s6->sin6_addr, buf, (socklen_t)cap);
+		*port = ntohs(s6->sin6_port);
+	}
+}
+
+int
+conn_init(struct conn *c, int fd, struct tls_conn *tls)
+{
+	socklen_t len;
+	int flags, one = 1;
+
+	memset(c, 0, offsetof(struct conn, rbuf));
+	c->rpos = c->rlen = c->wlen = 0;
+	c->fd = fd;
+	c->tls = tls;
+	len = sizeof(c->peer);
+	if (getpeername(fd, (struct sockaddr *)&c->peer, &len) < 0)
+		memset(&c->peer, 0, sizeof(c->peer));
+	len = sizeof(c->local);
+	if (getsockname(fd, (struct sockaddr *)&c->local, &len) < 0)
+		memset(&c->local, 0, sizeof(c->local));
+	addr_text(&c->peer, c->peer_addr, sizeof(c->peer_addr), &c->peer_port);
+	addr_text(&c->local, c->local_addr, sizeof(c->local_addr), &c->local_port);
+	/* Non-blocking: every wait is a poll() against the deadline. */
+	if ((flags = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return -1;
+	/* Not fatal: a socketpair in inetd tests has no TCP options. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return 0;
+}
+
+/* Wait for events on the socket until the deadline: 1 ready, 0 timeout, -1. */
+static int
+wait_fd(struct conn *c, short events)
+{
+	struct pollfd p = { .fd = c->fd, .events = events };
+	int64_t left;
+	int n;
+
+	for (;;) {
+		left = c->deadline ? c->deadline - conn_now_ms() : -1;
+		if (c->deadline && left <= 0) {
+			c->timed_out = 1;
+			return 0;
+		}
+		n = poll(&p, 1, left > 0x7fffffff ? 0x7fffffff : (int)left);
+		if (n > 0)
+			return 1;
+		if (n == 0) {
+			c->timed_out = 1;
+			return 0;
+		}
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+int
+conn_wait_readable(struct conn *c)
+{
+	int r;
+
+	if (c->rlen > c->rpos || (c->tls && tls_pending(c->tls) > 0))
+		return 1;
+	r = wait_fd(c, POLLIN);
+	return r;
+}
+
+/* Raw read into buf: >0, 0 on EOF, -1 on error or deadline. */
+static ssize_t
+read_some(struct conn *c, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (c->error)
+		return -1;
+	if (c->tls) {
+		n = tls_read(c->tls, buf, len, c->deadline);
+		if (n < 0)
+			c->error = 1;
+		return n;
+	}
+	for (;;) {
+		n = read(c->fd, buf, len);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			break;
+		if (wait_fd(c, POLLIN) <= 0)
+			break;
+	}
+	c->error = 1;
+	return -1;
+}
+
+ssize_t
+conn_fill(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->rpos > 0) {
+		memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+		c->rlen -= c->rpos;
+		c->rpos = 0;
+	}
+	if (c->rlen == sizeof(c->rbuf))
+		return -1;
+	n = read_some(c, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen);
+	if (n > 0)
+		c->rlen += (size_t)n;
+	return n;
+}
+
+void
+conn_consume(struct conn *c, size_t n)
+{
+	if (n > c->rlen - c->rpos)
+		n = c->rlen - c->rpos;
+	c->rpos += n;
+	if (c->rpos == c->rlen)
+		c->rpos = c->rlen = 0;
+}
+
+ssize_t
+conn_read(struct conn *c, void *buf, size_t len)
+{
+	size_t have = c->rlen - c->rpos;
+
+	if (have > 0) {
+		if (len > have)
+			len = have;
+		memcpy(buf, c->rbuf + c->rpos, len);
+		conn_consume(c, len);
+		return (ssize_t)len;
+	}
+	return read_some(c, buf, len);
+}
+
+/* Raw write of all of buf, under the deadline. */
+static int
+write_all(struct conn *c, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	if (c->error)
+		return -1;
+	if (c->tls) {
+		if (tls_write(c->tls, buf, len, c->deadline) < 0)
+			goto err;
+		return 0;
+	}
+	while (len > 0) {
+		n = send(c->fd, buf, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			buf += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+		    wait_fd(c, POLLOUT) > 0)
+			continue;
+		goto err;
+	}
+	return 0;
+err:
+	c->error = 1;
+	return -1;
+}
+
+static int
+flush_wbuf(struct conn *c)
+{
+	size_t n = c->wlen;
+
+	c->wlen = 0;
+	return n ? write_all(c, c->wbuf, n) : 0;
+}
+
+int
+conn_write(struct conn *c, const void *buf, size_t len)
+{
+	if (c->error)
+		return -1;
+	if (c->wlen + len <= sizeof(c->wbuf)) {
+		memcpy(c->wbuf + c->wlen, buf, len);
+		c->wlen += len;
+		return 0;
+	}
+	if (flush_wbuf(c) < 0)
+		return -1;
+	if (len <= sizeof(c->wbuf)) {
+		memcpy(c->wbuf, buf, len);
+		c->wlen = len;
+		return 0;
+	}
+	return write_all(c, buf, len);
+}
+
+int
+conn_flush(struct conn *c)
+{
+	if (flush_wbuf(c) < 0)
+		return -1;
+	if (c->tls && tls_flush(c->tls, c->deadline) < 0) {
+		c->error = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* Through TLS (or where sendfile cannot be used): read and write in pieces. */
+static int
+copy_file(struct conn *c, int fd, off_t off, uint64_t n)
+{
+	char buf[16384];
+	ssize_t r;
+
+	while (n > 0) {
+		r = pread(fd, buf, n < sizeof(buf) ? (size_t)n : sizeof(buf), off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)     /* the file shrank under us: the framing is lost */
+			goto err;
+		if (conn_write(c, buf, (size_t)r) < 0)
+			return -1;
+		off += r;
+		n -= (uint64_t)r;
+	}
+	return 0;
+err:
+	c->error = 1;
+	return -1;
+}
+
+int
+conn_sendfile(struct conn *c, int fd, off_t off, uint64_t n)
+{
+	ssize_t r;
+
+	if (c->tls)
+		return copy_file(c, fd, off, n);
+	if (flush_wbuf(c) < 0)
+		return -1;
+	while (n > 0) {
+		r = sendfile(c->fd, fd, &off, n < 0x40000000 ? (size_t)n : 0x40000000);
+		if (r > 0) {
+			n -= (uint64_t)r;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+		    wait_fd(c, POLLOUT) > 0)
+			continue;
+		if (r < 0 && (errno == EINVAL || errno == ENOSYS))
+			return copy_file(c, fd, off, n);
+		c->error = 1;
+		return -1;
+	}
+	return 0;
+}
+
+void
+conn_close(struct conn *c)
+{
+	char junk[4096];
+	int64_t end;
+
+	if (c->fd < 0)
+		return;
+	if (!c->error) {
+		/* A short, fixed grace: closing never waits on the client. */
+		if (c->deadline == 0 || c->deadline - conn_now_ms() > 2000)
+			conn_deadline(c, 2);
+		(void)conn_flush(c);
+		if (c->tls)
+			tls_close(c->tls, c->deadline);
+	}
+	/* Lingering close: half-close, then drain what the client still sends
+	 * for a moment, so unread pipelined bytes do not turn our FIN into an
+	 * RST that would destroy answers still in flight. */
+	shutdown(c->fd, SHUT_WR);
+	end = conn_now_ms() + 1000;
+	for (;;) {
+		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		int64_t left = end - conn_now_ms();
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			break;
+		if (read(c->fd, junk, sizeof(junk)) <= 0)
+			break;
+	}
+	close(c->fd);
+	c->fd = -1;
+}
