@@ -11,6 +11,10 @@
 #define HTTP_LINE_MAX    4096   /* request line; longer: 414 */
 #define HTTP_FIELDS_MAX  64     /* header fields; more: 431 */
 #define HTTP_OUT_MAX     4096   /* one response head */
+#define HTTP_HOST_MAX    255    /* a Host value without port: 253 + "[]" room */
+#define HTTP_CHUNK_EXT_MAX  4096    /* chunk extensions, summed over a body */
+#define HTTP_TRAILER_MAX    8192    /* trailer section bytes */
+#define HTTP_TRAILERS_MAX   64      /* trailer fields */
 
 enum http_method { HTTP_GET, HTTP_HEAD, HTTP_POST };
 enum http_body   { HTTP_BODY_NONE, HTTP_BODY_LENGTH, HTTP_BODY_CHUNKED };
@@ -26,7 +30,8 @@ struct http_request {
 
 	enum http_method method;
 	const char *method_name;
-	const char *target;             /* raw request-target as sent (origin-form) */
+	const char *target;             /* raw request-target in origin-form: as sent,
+					 * or the path?query of an absolute-form one */
 	const char *path;               /* raw path part of target (still %-encoded) */
 	const char *query;              /* after '?', "" if none */
 	int minor;                      /* HTTP/1.<minor>: 0 or 1 */
@@ -34,8 +39,13 @@ struct http_request {
 	struct http_field fields[HTTP_FIELDS_MAX];
 	size_t nfields;
 
-	const char *host;               /* lower-cased, without port; "" for 1.0 without Host */
+	const char *host;               /* lower-cased, without port and trailing
+					 * dot; an IPv6 literal keeps its brackets;
+					 * from an absolute-form target if any;
+					 * "" for 1.0 without Host */
 	unsigned port;                  /* port from Host, 0 if none */
+	char hostbuf[HTTP_HOST_MAX + 1];        /* host points here */
+	char pathbuf[HTTP_LINE_MAX + 1];        /* path points here */
 
 	int keep_alive;                 /* 1 if the connection may persist */
 	enum http_body body;
@@ -43,13 +53,16 @@ struct http_request {
 	int expect_continue;            /* Expect: 100-continue seen */
 };
 
-/* Look for the end of a request head in buf[0..len). Returns the head length
- * (including the blank line) when complete, 0 when more bytes are needed, or
- * an HTTP status (400, 414, 431) when the bytes can never form a valid head. */
+/* Look for the end of a request head in buf[0..len). Returns 1 when complete
+ * and sets *head_len to the head length (including the blank line and any
+ * empty lines before the request line), 0 when more bytes are needed, or an
+ * HTTP status (400, 414, 431) when the bytes can never form a valid head.
+ * *head_len is 0 unless the return is 1. (A bare return of the length could
+ * not be told from a status: a head may well be 400 bytes long.) */
 int http_head_end(const char *buf, size_t len, size_t *head_len);
 
 /* Parse a complete head (as found by http_head_end). Returns 0, or the HTTP
- * status to answer with: 400, 414, 431, 501, 505. On error the fields that
+ * status to answer with: 400, 414, 417, 431, 501, 505. On error the fields that
  * were parsed (minor, keep_alive) are still set so the answer can be framed. */
 int http_parse_request(struct http_request *r, const char *head, size_t len);
 
@@ -63,6 +76,7 @@ struct http_chunked {
 	unsigned digits;        /* hex digits seen in the size */
 	unsigned ext_len;       /* bytes of extension + trailer line seen */
 	unsigned trailers;      /* trailer fields seen */
+	unsigned trailer_len;   /* bytes of the trailer section seen */
 };
 
 void http_chunked_init(struct http_chunked *c);
