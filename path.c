@@ -1,0 +1,274 @@
+/* path.c: from a request path to a file below a document root.
+ *
+ * The path is percent-decoded exactly once and only then are its dot
+ * segments resolved, so "%2e%2e" is "..", and "%252e" stays the three bytes
+ * "%2e". Bytes >= 0x80 are opaque: file names are bytes, and an overlong
+ * UTF-8 form such as %c0%ae is two bytes, never a dot. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "path.h"
+#include "vhost.h"
+
+static int
+hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* A byte no file name below a web root should hold: control bytes and the
+ * backslash, which some file systems and CGI programs treat as a separator. */
+static int
+bad_byte(unsigned char ch)
+{
+	return ch < 0x20 || ch == 0x7f || ch == '\\';
+}
+
+/* Percent-decode raw into out (cap bytes incl. NUL): 0 or 400. */
+static int
+decode(char *out, size_t cap, const char *raw)
+{
+	size_t n = 0;
+	int hi, lo;
+	unsigned char ch;
+
+	for (; *raw != '\0'; raw++) {
+		ch = (unsigned char)*raw;
+		if (ch == '%') {
+			if ((hi = hexval(raw[1])) < 0 || (lo = hexval(raw[2])) < 0)
+				return 400;
+			ch = (unsigned char)(hi << 4 | lo);
+			raw += 2;
+		}
+		if (bad_byte(ch) || n + 1 >= cap)
+			return 400;
+		out[n++] = (char)ch;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/* Resolve ".", ".." and repeated slashes of the decoded path in buf, in
+ * place: the output never grows past the input. 0 or 400. */
+static int
+remove_dots(char *buf)
+{
+	size_t i = 0, w = 1, seg, len;
+
+	while (buf[i] != '\0') {
+		while (buf[i] == '/')
+			i++;
+		if (buf[i] == '\0')
+			break;
+		seg = i;
+		while (buf[i] != '\0' && buf[i] != '/')
+			i++;
+		len = i - seg;
+		if (len == 1 && buf[seg] == '.')
+			continue;
+		if (len == 2 && buf[seg] == '.' && buf[seg + 1] == '.') {
+			if (w == 1)
+				return 400;     /* above the root */
+			w--;                    /* the '/' after the last name */
+			while (buf[w - 1] != '/')
+				w--;
+			continue;
+		}
+		memmove(buf + w, buf + seg, len);
+		w += len;
+		if (buf[i] == '\0')
+			break;          /* a name at the end: no trailing '/' */
+		buf[w++] = '/';         /* w <= i: never past what is still unread */
+	}
+	buf[w] = '\0';
+	return 0;
+}
+
+int
+path_normalise(char *out, size_t cap, const char *raw)
+{
+	if (cap < 2 || raw == NULL || raw[0] != '/')
+		return 400;
+	if (decode(out, cap, raw) != 0)
+		return 400;
+	return remove_dots(out);
+}
+
+/* Copy the first n bytes of src into dst[cap]: 0, or -1 if too long. */
+static int
+copy_n(char *dst, size_t cap, const char *src, size_t n)
+{
+	if (n >= cap)
+		return -1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+static int
+errno_status(int e)
+{
+	if (e == EACCES || e == EPERM || e == ELOOP)
+		return 403;
+	return 404;
+}
+
+/* The vhost's `cgi` rule for name, by suffix; NULL if none. */
+static const struct cgi_rule *
+cgi_match(const struct vhost *vh, const char *name)
+{
+	size_t n = strlen(name), s;
+	int i;
+
+	for (i = 0; vh != NULL && i < vh->ncgi; i++) {
+		s = strlen(vh->cgi[i].suffix);
+		if (s > 0 && n > s && strcmp(name + n - s, vh->cgi[i].suffix) == 0)
+			return &vh->cgi[i];
+	}
+	return NULL;
+}
+
+/* 1 if the URL path lies below one of the vhost's `cgi-dir`s. */
+static int
+in_cgi_dir(const struct vhost *vh, const char *path)
+{
+	size_t n;
+	int i;
+
+	for (i = 0; vh != NULL && i < vh->ncgi_dir; i++) {
+		n = strlen(vh->cgi_dir[i]);
+		while (n > 0 && vh->cgi_dir[i][n - 1] == '/')
+			n--;
+		if (strncmp(path, vh->cgi_dir[i], n) == 0 && path[n] == '/')
+			return 1;
+	}
+	return 0;
+}
+
+/* Mark a regular file found at script_name as a script if a rule says so. */
+static void
+classify(struct path_res *res, const struct vhost *vh)
+{
+	res->cgi = cgi_match(vh, res->script_name);
+	res->in_cgi_dir = in_cgi_dir(vh, res->script_name);
+}
+
+/* res names a directory (fs and script_name end in '/'): find its index. */
+static int
+find_index(struct path_res *res, const struct vhost *vh)
+{
+	static const char *const dflt[] = { "index.html" };
+	const char *const *names = dflt;
+	size_t fl = strlen(res->fs), sl = strlen(res->script_name);
+	int i, n = 1;
+	struct stat st;
+
+	if (vh != NULL && vh->nindex > 0) {
+		names = (const char *const *)vh->index;
+		n = vh->nindex;
+	}
+	for (i = 0; i < n; i++) {
+		if (snprintf(res->fs + fl, sizeof(res->fs) - fl, "%s",
+		    names[i]) >= (int)(sizeof(res->fs) - fl))
+			continue;
+		if (stat(res->fs, &st) != 0) {
+			if (errno == ENOENT || errno == ENOTDIR)
+				continue;
+			return errno_status(errno);
+		}
+		if (!S_ISREG(st.st_mode))
+			continue;
+		if (snprintf(res->script_name + sl, sizeof(res->script_name) - sl,
+		    "%s", names[i]) >= (int)(sizeof(res->script_name) - sl))
+			return 404;
+		res->st = st;
+		classify(res, vh);
+		return 0;
+	}
+	res->fs[fl] = '\0';
+	/* A script directory is not listed: that would show its sources. */
+	if (in_cgi_dir(vh, res->script_name))
+		return 403;
+	res->is_dir = 1;
+	return 0;
+}
+
+/* A regular file at script_name followed by the rest of the path. */
+static int
+script_with_info(struct path_res *res, const struct vhost *vh, const char *rest)
+{
+	classify(res, vh);
+	if (res->cgi == NULL && !res->in_cgi_dir)
+		return 404;
+	if (copy_n(res->path_info, sizeof(res->path_info), rest, strlen(rest)) != 0)
+		return 404;
+	return 0;
+}
+
+int
+path_resolve(struct path_res *res, const struct vhost *vh,
+    const char *docroot, const char *path)
+{
+	size_t rootlen = strlen(docroot), end;
+	const char *p, *seg;
+
+	memset(res, 0, sizeof(*res));
+	if (path[0] != '/')
+		return 404;
+	while (rootlen > 0 && docroot[rootlen - 1] == '/')
+		rootlen--;              /* "/" as a root becomes "" + path */
+	if (copy_n(res->fs, sizeof(res->fs), docroot, rootlen) != 0)
+		return 404;
+	if (stat(docroot, &res->st) != 0)
+		return errno_status(errno);
+	if (!S_ISDIR(res->st.st_mode))
+		return 403;
+
+	for (p = path; ; ) {
+		/* p is at a '/': the directory so far; step to the next name. */
+		seg = p + 1;
+		if (*seg == '\0') {
+			if (copy_n(res->script_name, sizeof(res->script_name),
+			    path, (size_t)(seg - path)) != 0 ||
+			    copy_n(res->fs + rootlen, sizeof(res->fs) - rootlen,
+			    path, (size_t)(seg - path)) != 0)
+				return 404;
+			return find_index(res, vh);
+		}
+		for (p = seg; *p != '\0' && *p != '/'; p++)
+			;
+		if ((p - seg == 1 && seg[0] == '.') ||
+		    (p - seg == 2 && seg[0] == '.' && seg[1] == '.'))
+			return 404;     /* not normalised: never follow */
+		end = (size_t)(p - path);
+		if (copy_n(res->fs + rootlen, sizeof(res->fs) - rootlen, path, end) != 0)
+			return 404;
+		if (stat(res->fs, &res->st) != 0)
+			return errno_status(errno);
+		if (S_ISDIR(res->st.st_mode)) {
+			if (*p == '\0') {
+				if (copy_n(res->script_name, sizeof(res->script_name),
+				    path, end) != 0)
+					return 404;
+				return 301;
+			}
+			continue;
+		}
+		if (!S_ISREG(res->st.st_mode))
+			return 403;     /* sockets, fifos, devices */
+		if (copy_n(res->script_name, sizeof(res->script_name), path, end) != 0)
+			return 404;
+		if (*p != '\0')
+			return script_with_info(res, vh, p);
+		classify(res, vh);
+		return 0;
+	}
+}
