@@ -13,7 +13,7 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-SRC  = itkd.c serve.c conn.c body.c http.c vhost.c priv.c path.c file.c cgi.c log.c tls.c
+SRC  = itkd.c score.c serve.c conn.c body.c http.c vhost.c priv.c path.c file.c cgi.c log.c tls.c
 OBJ  = $(SRC:.c=.o)
 HDR  = $(wildcard *.h)
 

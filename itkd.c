@@ -1,0 +1,517 @@
+/* itkd.c: command line, the master loop, signals, reload, inetd mode.
+ *
+ * The master runs as uid 0 with a cut-down capability set. It binds the
+ * listeners, opens the logs, loads the keys, then accept()s and fork()s:
+ * it never reads a byte a client sent (invariant 1). */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "file.h"
+#include "log.h"
+#include "priv.h"
+#include "score.h"
+#include "serve.h"
+#include "tls.h"
+#include "vhost.h"
+
+#define GRACE_SECONDS 10
+
+struct listener {
+	int fd;
+	int tls;
+	struct listen_addr addr;
+};
+
+static struct config cfg;
+static struct tls_keys *keys;
+static struct listener lst[CONF_LISTEN_MAX];
+static int nlst;
+static int foreground;
+static int sigpipe_fd[2] = { -1, -1 };
+static volatile sig_atomic_t got_term, got_hup, got_chld;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: itkd [-c FILE] [-f] [-t] [-i] [-T] [-v] [-h]\n"
+	    "  -c FILE   config file (default /etc/itkd.conf)\n"
+	    "  -f        stay in the foreground, log to stderr\n"
+	    "  -t        check the config and exit\n"
+	    "  -i        inetd mode: serve the connection on standard input\n"
+	    "  -T        trace every privilege step to the error log\n"
+	    "  -v, -h    version, help\n");
+}
+
+/* Handlers only set a flag and wake the loop through the self-pipe. */
+static void
+on_signal(int sig)
+{
+	int saved = errno;
+	char b = (char)sig;
+
+	if (sig == SIGTERM || sig == SIGINT)
+		got_term = 1;
+	else if (sig == SIGHUP)
+		got_hup = 1;
+	else if (sig == SIGCHLD)
+		got_chld = 1;
+	if (write(sigpipe_fd[1], &b, 1) < 0) {
+		/* The pipe is full: the loop is awake already. */
+	}
+	errno = saved;
+}
+
+static int
+signals_init(void)
+{
+	struct sigaction sa;
+	int i, sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
+
+	if (pipe2(sigpipe_fd, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	for (i = 0; i < 4; i++)
+		if (sigaction(sigs[i], &sa, NULL) < 0)
+			return -1;
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+static int
+listener_open(struct listener *l, const struct listen_addr *a, char *err,
+    size_t errlen)
+{
+	int one = 1;
+
+	l->addr = *a;
+	l->tls = a->tls;
+	l->fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (l->fd < 0)
+		goto err;
+	if (setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		goto err;
+	/* [::]:80 means IPv6 only; `*:80` or a separate line gives IPv4. */
+	if (a->ss.ss_family == AF_INET6 &&
+	    setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		goto err;
+	if (bind(l->fd, (const struct sockaddr *)&a->ss, a->sslen) < 0)
+		goto err;
+	if (listen(l->fd, 511) < 0)
+		goto err;
+	return 0;
+err:
+	snprintf(err, errlen, "%s:%d: listen %s: %s", cfg.path ? cfg.path : "",
+	    a->line, a->text, strerror(errno));
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+	return -1;
+}
+
+static int
+same_addr(const struct listen_addr *a, const struct listen_addr *b)
+{
+	return a->sslen == b->sslen && memcmp(&a->ss, &b->ss, a->sslen) == 0;
+}
+
+/* Bind what c asks for, reusing the sockets we hold for the same address, so
+ * a reload never drops a connection waiting in a backlog. All or nothing. */
+static int
+listeners_update(const struct config *c, char *err, size_t errlen)
+{
+	struct listener next[CONF_LISTEN_MAX];
+	int i, j, n = 0, used[CONF_LISTEN_MAX] = { 0 };
+
+	for (i = 0; i < c->nlisten; i++, n++) {
+		for (j = 0; j < nlst; j++)
+			if (!used[j] && same_addr(&lst[j].addr, &c->listen[i]))
+				break;
+		if (j < nlst) {
+			used[j] = 1;
+			next[n] = lst[j];
+			next[n].addr = c->listen[i];
+			next[n].tls = c->listen[i].tls;
+		} else if (listener_open(&next[n], &c->listen[i], err, errlen) < 0) {
+			goto err;
+		}
+	}
+	for (j = 0; j < nlst; j++)
+		if (!used[j])
+			close(lst[j].fd);
+	memcpy(lst, next, sizeof(next[0]) * (size_t)n);
+	nlst = n;
+	return 0;
+err:
+	/* Close only what this call opened. */
+	while (n-- > 0) {
+		for (j = 0; j < nlst; j++)
+			if (lst[j].fd == next[n].fd)
+				break;
+		if (j == nlst)
+			close(next[n].fd);
+	}
+	return -1;
+}
+
+static void
+child_exited(pid_t pid, int status)
+{
+	int pos = score_release(pid);
+	const struct vhost *vh = pos >= 0 && pos < cfg.nvhosts ? &cfg.vhosts[pos] : NULL;
+
+	if (WIFSIGNALED(status))
+		log_error(vh, "child %ld killed by signal %d", (long)pid,
+		    WTERMSIG(status));
+	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		log_error(vh, "child %ld exited with status %d", (long)pid,
+		    WEXITSTATUS(status));
+}
+
+/* Reap every child that has exited: one SIGCHLD may stand for many. */
+static void
+reap(void)
+{
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		child_exited(pid, status);
+}
+
+/* A reload that would change what the seccomp filter admits cannot work:
+ * the filter is fixed at start (DESIGN.md invariant 5). */
+static int
+reload_allowed(const struct config *n, char *err, size_t errlen)
+{
+	if (n->uid_min != cfg.uid_min || n->uid_max != cfg.uid_max ||
+	    n->gid_min != cfg.gid_min || n->gid_max != cfg.gid_max ||
+	    n->uid != cfg.uid || n->gid != cfg.gid) {
+		snprintf(err, errlen, "%s: uid-range, gid-range, user and group "
+		    "cannot change on reload: restart itkd", n->path);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+reload(void)
+{
+	struct config n;
+	struct config old;
+	struct tls_keys *k = NULL;
+	char err[1024];
+
+	if (config_load(&n, cfg.path, err, sizeof(err)) < 0)
+		goto err;
+	if (reload_allowed(&n, err, sizeof(err)) < 0)
+		goto err_cfg;
+	if ((k = tls_load(&n, err, sizeof(err))) == NULL)
+		goto err_cfg;
+	if (n.mime_types && file_mime_load(n.mime_types, err, sizeof(err)) < 0)
+		goto err_keys;
+	if (listeners_update(&n, err, sizeof(err)) < 0)
+		goto err_keys;
+	if (log_open(&n, foreground, err, sizeof(err)) < 0)
+		goto err_keys;
+	old = cfg;
+	cfg = n;
+	config_free(&old);
+	tls_free(keys);
+	keys = k;
+	log_error(NULL, "reloaded %s", cfg.path);
+	return;
+err_keys:
+	tls_free(k);
+err_cfg:
+	config_free(&n);
+err:
+	log_error(NULL, "reload failed, keeping the old config: %s", err);
+}
+
+static void
+spawn(int fd, int is_tls, const struct sockaddr_storage *peer)
+{
+	static time_t last_fail;
+	int fds[CONF_LISTEN_MAX], i, slot;
+	pid_t pid;
+
+	if (cfg.max_clients_per_ip > 0 &&
+	    score_count_peer(peer) >= cfg.max_clients_per_ip) {
+		close(fd);      /* closed at once: nothing is read */
+		return;
+	}
+	if ((slot = score_reserve(peer)) < 0) {
+		close(fd);
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		/* Out of processes or memory: drop this one, keep serving,
+		 * and do not flood the log while it lasts. */
+		if (time(NULL) != last_fail)
+			log_error(NULL, "fork: %s", strerror(errno));
+		last_fail = time(NULL);
+		score_set_pid(slot, 0);
+		close(fd);
+		return;
+	}
+	if (pid == 0) {
+		close(sigpipe_fd[0]);
+		close(sigpipe_fd[1]);
+		for (i = 0; i < nlst; i++)
+			fds[i] = lst[i].fd;
+		serve_connection(&cfg, is_tls ? keys : NULL, fd, is_tls, fds,
+		    nlst, slot);
+	}
+	score_set_pid(slot, pid);
+	close(fd);
+}
+
+static void
+accept_one(struct listener *l)
+{
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	int fd;
+
+	fd = accept4(l->fd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;         /* EAGAIN, ECONNABORTED, EMFILE: try later */
+	spawn(fd, l->tls, &peer);
+}
+
+/* SIGTERM: stop accepting, give the children a grace period, then kill. */
+static void
+shutdown_master(void)
+{
+	time_t end = time(NULL) + GRACE_SECONDS;
+	pid_t pid;
+	int i, status;
+
+	for (i = 0; i < nlst; i++)
+		close(lst[i].fd);
+	nlst = 0;
+	while (score_count() > 0 && time(NULL) < end) {
+		reap();
+		if (score_count() > 0)
+			usleep(20000);
+	}
+	if (score_count() > 0) {
+		log_error(NULL, "killing %d children left after %d s",
+		    score_count(), GRACE_SECONDS);
+		score_kill_all(SIGKILL);
+		while ((pid = waitpid(-1, &status, 0)) > 0)
+			child_exited(pid, status);
+	}
+}
+
+static void
+master_loop(void)
+{
+	struct pollfd p[CONF_LISTEN_MAX + 1];
+	char drain[64];
+	int i, n, busy;
+
+	for (;;) {
+		if (got_chld) {
+			got_chld = 0;
+			reap();
+		}
+		if (got_term)
+			break;
+		if (got_hup) {
+			got_hup = 0;
+			reload();
+		}
+		/* At max-clients the listeners are not polled: connections
+		 * wait in the backlog until a child exits. */
+		busy = score_count() >= cfg.max_clients ||
+		    score_count() >= score_size();
+		p[0].fd = sigpipe_fd[0];
+		p[0].events = POLLIN;
+		for (i = 0; i < nlst; i++) {
+			p[i + 1].fd = busy ? -1 : lst[i].fd;
+			p[i + 1].events = POLLIN;
+			p[i + 1].revents = 0;
+		}
+		n = poll(p, (nfds_t)nlst + 1, -1);
+		if (n < 0)
+			continue;
+		if (p[0].revents & POLLIN)
+			while (read(sigpipe_fd[0], drain, sizeof(drain)) > 0)
+				;
+		for (i = 0; i < nlst; i++)
+			if (p[i + 1].revents & POLLIN)
+				accept_one(&lst[i]);
+	}
+	shutdown_master();
+}
+
+static int
+load_all(const char *path, int check_only)
+{
+	char err[1024];
+
+	if (config_load(&cfg, path, err, sizeof(err)) < 0)
+		goto err;
+	if ((keys = tls_load(&cfg, err, sizeof(err))) == NULL)
+		goto err;
+	if (cfg.mime_types && file_mime_load(cfg.mime_types, err, sizeof(err)) < 0)
+		goto err;
+	if (check_only)
+		return 0;
+	if (log_open(&cfg, foreground, err, sizeof(err)) < 0)
+		goto err;
+	return 0;
+err:
+	fprintf(stderr, "itkd: %s\n", err);
+	return -1;
+}
+
+/* Not -f: detach from the terminal like any daemon. */
+static int
+daemonize(void)
+{
+	int fd;
+
+	switch (fork()) {
+	case -1:
+		return -1;
+	case 0:
+		break;
+	default:
+		_exit(0);
+	}
+	if (setsid() < 0)
+		return -1;
+	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		if (cfg.error_log == NULL || strcmp(cfg.error_log, "stderr") != 0)
+			dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	return chdir("/");
+}
+
+/* inetd mode: the connection is on standard input; no master, same stages.
+ * TLS when the socket's local port is a `listen ... tls` port. */
+static int
+inetd_main(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	unsigned port = 0;
+	int i, fd, is_tls = 0;
+
+	if (getsockname(0, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET)
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	for (i = 0; i < cfg.nlisten && port != 0; i++) {
+		const struct sockaddr_storage *a = &cfg.listen[i].ss;
+		unsigned lp = a->ss_family == AF_INET ?
+		    ntohs(((const struct sockaddr_in *)a)->sin_port) :
+		    ntohs(((const struct sockaddr_in6 *)a)->sin6_port);
+		if (lp == port && cfg.listen[i].tls)
+			is_tls = 1;
+	}
+	/* Move the socket off 0 and 1, so stray stdio never reaches it. */
+	if ((fd = fcntl(0, F_DUPFD_CLOEXEC, 3)) < 0)
+		return 1;
+	i = open("/dev/null", O_RDWR);
+	if (i < 0 || dup2(i, 0) < 0 || dup2(i, 1) < 0)
+		return 1;
+	if (i > 2)
+		close(i);
+	if (priv_master(&cfg) < 0)
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	serve_connection(&cfg, is_tls ? keys : NULL, fd, is_tls, NULL, 0, -1);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = "/etc/itkd.conf";
+	int ch, check = 0, inetd = 0;
+	char err[1024];
+
+	while ((ch = getopt(argc, argv, "c:ftiTvh")) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'f': foreground = 1; break;
+		case 't': check = 1; break;
+		case 'i': inetd = 1; break;
+		case 'T': priv_trace_on = 1; break;
+		case 'v':
+			printf("itkd %s\n", ITKD_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (load_all(path, check) < 0)
+		return 1;
+	if (check) {
+		printf("%s: ok\n", path);
+		return 0;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "itkd: must be started as root\n");
+		return 1;
+	}
+	if (inetd)
+		return inetd_main();
+	if (cfg.nlisten == 0) {
+		fprintf(stderr, "itkd: %s: no listen directive\n", cfg.path);
+		return 1;
+	}
+	if (listeners_update(&cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "itkd: %s\n", err);
+		return 1;
+	}
+	if (score_init(cfg.max_clients > 1024 ? SCORE_SLOTS_MAX : 1024) < 0 ||
+	    (cfg.tls_session_cache > 0 && tls_cache_init(cfg.tls_session_cache) < 0)) {
+		fprintf(stderr, "itkd: cannot map shared memory\n");
+		return 1;
+	}
+	if (!foreground && daemonize() < 0) {
+		fprintf(stderr, "itkd: cannot detach: %s\n", strerror(errno));
+		return 1;
+	}
+	if (signals_init() < 0 || priv_master(&cfg) < 0) {
+		log_error(NULL, "cannot set up the master: %s", strerror(errno));
+		return 1;
+	}
+	log_error(NULL, "itkd %s serving %d vhosts on %d listeners",
+	    ITKD_VERSION, cfg.nvhosts, nlst);
+	master_loop();
+	log_error(NULL, "stopped");
+	return 0;
+}

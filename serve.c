@@ -1,0 +1,310 @@
+/* serve.c: one connection's life, the stage code.
+ *
+ * stage 1: the gatekeeper. The global user with CAP_SETUID + CAP_SETGID
+ *          only: TLS handshake, read and parse the request head, choose
+ *          the vhost and the identity, check the vhost's limits.
+ * stage 2: the vhost. Its uid, gid and groups, no capabilities at all.
+ *          Serves this request and every further one for the same
+ *          identity; a request for another identity closes the connection
+ *          unanswered (the client retries on a new one, as with mpm-itk).
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "body.h"
+#include "cgi.h"
+#include "conn.h"
+#include "file.h"
+#include "http.h"
+#include "log.h"
+#include "path.h"
+#include "priv.h"
+#include "score.h"
+#include "serve.h"
+#include "tls.h"
+#include "vhost.h"
+
+/* A body sent to a static resource is read and dropped up to this size. */
+#define DISCARD_MAX (1u << 20)
+/* Local redirects a CGI program may chain before we call it a loop. */
+#define REDIRECTS_MAX 5
+
+/* The state of the connection: everything static, nothing on the heap. */
+static struct conn conn;
+static struct http_request req;
+static struct priv_ident ident;         /* the identity we switched to */
+static int switched;
+static char docroot_buf[PATH_MAX];
+static char prefix_buf[300];
+static char path_buf[PATH_MAX];
+
+static void __attribute__((noreturn))
+finish(int code)
+{
+	conn_close(&conn);
+	_exit(code);
+}
+
+/* Answer a request that failed before a vhost was chosen: stage 1 still,
+ * a short built-in page, and the connection closes. */
+static void __attribute__((noreturn))
+reject(const struct config *cfg, const struct vhost *vh, int status)
+{
+	struct exchange ex;
+
+	memset(&ex, 0, sizeof(ex));
+	ex.c = &conn;
+	ex.cfg = cfg;
+	ex.vh = NULL;   /* no error-page: that would touch the vhost's files */
+	ex.r = &req;
+	ex.close = 1;
+	req.keep_alive = 0;
+	if (req.method_name == NULL) {
+		req.method = HTTP_GET;
+		req.minor = 1;
+	}
+	file_error(&ex, status);
+	log_access(vh, &conn, req.method_name ? &req : NULL, status, ex.bytes);
+	finish(0);
+}
+
+/* Read one request head under the connection's deadline. 0: parsed;
+ * an HTTP status to answer; -1: the client went away (or never spoke). */
+static int
+read_head(struct http_request *r)
+{
+	size_t len;
+	ssize_t n;
+	int st;
+
+	for (;;) {
+		st = http_head_end(conn.rbuf + conn.rpos, conn.rlen - conn.rpos, &len);
+		if (st == 1) {
+			st = http_parse_request(r, conn.rbuf + conn.rpos, len);
+			conn_consume(&conn, len);
+			return st;
+		}
+		if (st > 1)
+			return st;
+		n = conn_fill(&conn);
+		if (n > 0)
+			continue;
+		/* Silence, or a head cut short: close. A slow head gets 408. */
+		if (n < 0 && conn.timed_out && conn.rlen > conn.rpos)
+			return 408;
+		return -1;
+	}
+}
+
+/* `/~name/...` on a vhost with `userdir`: name's identity and directory.
+ * 0 if it applies, -1 if not (then the vhost's own rules apply, and an
+ * unknown name is a plain 404 that tells nothing about the user). */
+static int
+userdir_ident(const struct config *cfg, const struct vhost *vh,
+    const char *path, struct priv_ident *id)
+{
+	char name[64];
+	const char *end;
+	struct passwd *pw;
+	size_t len;
+	int n;
+
+	if (vh->userdir == NULL || strncmp(path, "/~", 2) != 0)
+		return -1;
+	end = strchr(path + 2, '/');
+	len = end ? (size_t)(end - path - 2) : strlen(path + 2);
+	if (len == 0 || len >= sizeof(name))
+		return -1;
+	memcpy(name, path + 2, len);
+	name[len] = '\0';
+	if ((pw = getpwnam(name)) == NULL || pw->pw_uid == 0 || pw->pw_gid == 0 ||
+	    pw->pw_uid < cfg->uid_min || pw->pw_uid > cfg->uid_max ||
+	    pw->pw_gid < cfg->gid_min || pw->pw_gid > cfg->gid_max)
+		return -1;
+	if (snprintf(docroot_buf, sizeof(docroot_buf), "%s/%s", pw->pw_dir,
+	    vh->userdir) >= (int)sizeof(docroot_buf))
+		return -1;
+	snprintf(prefix_buf, sizeof(prefix_buf), "/~%s", name);
+	priv_ident_vhost(id, vh);
+	id->uid = pw->pw_uid;
+	id->gid = pw->pw_gid;
+	n = (int)(sizeof(id->groups) / sizeof(id->groups[0]));
+	if (getgrouplist(name, pw->pw_gid, id->groups, &n) < 0)
+		return -1;
+	id->ngroups = n;
+	return 0;
+}
+
+/* The first request chose an identity: enter the vhost's scoreboard count,
+ * let go of everything stage 2 must not hold, and switch. */
+static void
+enter_stage2(const struct config *cfg, struct tls_keys *keys,
+    const struct vhost *vh, const struct priv_ident *id, int slot)
+{
+	if (score_enter_vhost(slot, vh->pos, vh->max_clients) < 0)
+		reject(cfg, vh, 503);
+	score_unmap();
+	if (keys != NULL)
+		tls_wipe(keys);         /* no private key survives the switch */
+	log_keep_only(vh);              /* no other vhost's log fd either */
+	if (priv_stage2(id) < 0) {
+		log_error(vh, "identity switch failed: connection dropped");
+		finish(1);
+	}
+	ident = *id;
+	switched = 1;
+}
+
+/* The CGI program or the static file that path names. */
+static int
+dispatch(struct exchange *ex)
+{
+	struct path_res res;
+	struct body b;
+	char loc[PATH_MAX + 2];
+	int st;
+
+	st = path_resolve(&res, ex->vh, ex->docroot, ex->path);
+	if (st == 301) {
+		snprintf(loc, sizeof(loc), "%s%s/", ex->prefix, ex->path);
+		return file_redirect(ex, 301, loc);
+	}
+	if (st == 0 && (res.cgi != NULL || res.in_cgi_dir))
+		return cgi_serve(ex, &res);
+	/* Not a program: the body, if any, is read and dropped first so the
+	 * next request on the connection starts where it should. */
+	body_init(&b, ex->c, ex->r);
+	if (body_discard(&b, DISCARD_MAX) < 0) {
+		ex->close = 1;
+		if (b.status == 400 || b.status == 408 || b.status == 413)
+			return b.status;
+	}
+	if (st != 0)
+		return st;
+	if (ex->r->method == HTTP_POST)
+		return 405;
+	return file_serve(ex, &res);
+}
+
+/* Serve one request in stage 2; 0 to go on, -1 to close. */
+static int
+serve_request(const struct config *cfg, const struct vhost *vh, int last)
+{
+	struct exchange ex;
+	int st, hops = 0;
+
+	memset(&ex, 0, sizeof(ex));
+	ex.c = &conn;
+	ex.cfg = cfg;
+	ex.vh = vh;
+	ex.r = &req;
+	ex.docroot = docroot_buf;
+	ex.prefix = prefix_buf;
+	ex.tls = conn.tls != NULL;
+	ex.close = last || !req.keep_alive;
+	st = path_normalise(path_buf, sizeof(path_buf), req.path + strlen(prefix_buf));
+	ex.path = path_buf;
+	while (st == 0) {
+		st = dispatch(&ex);
+		if (st != 1)
+			break;
+		/* A CGI local redirect: the new path, served as a GET. */
+		if (++hops > REDIRECTS_MAX) {
+			st = 500;
+			break;
+		}
+		req.method = HTTP_GET;
+		req.method_name = "GET";
+		req.body = HTTP_BODY_NONE;
+		st = path_normalise(path_buf, sizeof(path_buf), ex.redirect);
+	}
+	if (st > 1 && !ex.head_sent)
+		st = file_error(&ex, st);
+	log_access(vh, &conn, &req, ex.status, ex.bytes);
+	if (st < 0 || ex.close || conn.error || conn_flush(&conn) < 0)
+		return -1;
+	return 0;
+}
+
+/* Pick vhost and identity for the parsed request; never returns when the
+ * request cannot be served on this connection. */
+static const struct vhost *
+choose(const struct config *cfg, struct priv_ident *id)
+{
+	const struct vhost *vh = vhost_find(cfg, req.host);
+
+	/* SNI chose a certificate, and with it a vhost: Host must agree. */
+	if (conn.tls != NULL && tls_server_name(conn.tls)[0] != '\0' &&
+	    vh != tls_vhost(conn.tls))
+		reject(cfg, vh, 421);
+	docroot_buf[0] = prefix_buf[0] = '\0';
+	if (userdir_ident(cfg, vh, req.path, id) < 0) {
+		priv_ident_vhost(id, vh);
+		snprintf(docroot_buf, sizeof(docroot_buf), "%s", vh->root);
+		prefix_buf[0] = '\0';
+	}
+	return vh;
+}
+
+static void
+stage1_setup(const struct config *cfg, const int *listeners, int nlisten)
+{
+	int i;
+
+	/* No listening socket in a connection process (invariant 4). */
+	for (i = 0; i < nlisten; i++)
+		close(listeners[i]);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);       /* CGI children are waited for */
+	signal(SIGPIPE, SIG_IGN);       /* a closed socket is an error, not death */
+	if (priv_stage1(cfg) < 0)
+		_exit(1);
+}
+
+void
+serve_connection(const struct config *cfg, struct tls_keys *keys, int fd,
+    int is_tls, const int *listeners, int nlisten, int slot)
+{
+	struct tls_conn *t = NULL;
+	struct priv_ident id;
+	const struct vhost *vh;
+	int st, n;
+
+	stage1_setup(cfg, listeners, nlisten);
+	/* One total deadline covers the handshake and the first head. */
+	conn_deadline(&conn, cfg->timeout);
+	if (is_tls && (t = tls_accept(keys, cfg, fd, conn.deadline)) == NULL) {
+		close(fd);
+		_exit(0);
+	}
+	if (conn_init(&conn, fd, t) < 0)
+		finish(1);
+	conn_deadline(&conn, cfg->timeout);
+	for (n = 1;; n++) {
+		if ((st = read_head(&req)) < 0)
+			finish(0);
+		if (st > 0)
+			reject(cfg, vhost_find(cfg, req.host ? req.host : ""), st);
+		vh = choose(cfg, &id);
+		if (!switched)
+			enter_stage2(cfg, keys, vh, &id, slot);
+		else if (!priv_ident_same(&ident, &id))
+			finish(0);      /* another identity: unanswered close */
+		if (serve_request(cfg, vh, n >= cfg->keepalive_requests) < 0)
+			finish(0);
+		/* Idle between requests: keepalive-timeout; then the head of
+		 * the next request gets the full `timeout` again. */
+		conn_deadline(&conn, cfg->keepalive_timeout);
+		if (conn_wait_readable(&conn) <= 0)
+			finish(0);
+		conn_deadline(&conn, cfg->timeout);
+	}
+}
