@@ -38,8 +38,17 @@ const char *tls_server_name(const struct tls_conn *t);
  * connection keeps working: it no longer needs the key. */
 void tls_wipe(struct tls_keys *k);
 
+/* The loader on bytes in memory, for the fuzzer and the unit test: a
+ * certificate chain (PEM, or one DER certificate), a private key (PEM or DER;
+ * PKCS#1, SEC1, unencrypted PKCS#8), a pair checked against each other.
+ * 0, or -1 with a message. Every decoded byte is wiped before returning. */
+int tls_parse_chain(const unsigned char *buf, size_t len, char *msg, size_t msglen);
+int tls_parse_key(const unsigned char *buf, size_t len, char *msg, size_t msglen);
+int tls_parse_pair(const unsigned char *chain, size_t chainlen,
+    const unsigned char *key, size_t keylen, char *msg, size_t msglen);
+
 /* Record I/O for conn.c. read: bytes, 0 on close_notify/EOF, -1 on error or
- * deadline. write: 0 or -1 (may buffer; flush pushes the record out). */
+ * deadline (errno ETIMEDOUT when it was the deadline; a deadline <= 0 is none). write: 0 or -1 (may buffer; flush pushes the record out). */
 ssize_t tls_read(struct tls_conn *t, void *buf, size_t len, int64_t deadline);
 int tls_write(struct tls_conn *t, const void *buf, size_t len, int64_t deadline);
 int tls_flush(struct tls_conn *t, int64_t deadline);
