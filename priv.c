@@ -1,0 +1,811 @@
+/* priv.c: how itkd gives up root, one visible step at a time.
+ *
+ * Read it top to bottom; the steps are in the order they happen:
+ *
+ *   priv_master   uid 0. Installs the seccomp filter (set*id only to ids
+ *                 in uid-range/gid-range or the global user's; setgroups
+ *                 capped; foreign syscall ABIs killed), then cuts its
+ *                 capabilities to the six it needs.
+ *   priv_stage1   forked child. Empties the bounding set and becomes the
+ *                 global `user`, keeping CAP_SETUID + CAP_SETGID (and
+ *                 CAP_SYS_NICE when some vhost wants a negative nice).
+ *   priv_stage2   same child, once the vhost is known: limits, nice,
+ *                 groups, gid, uid, then no capability in any set, then
+ *                 no_new_privs, then everything is read back and checked.
+ *
+ * Every call's result is checked (mpm-itk never checked cap_set_proc, and
+ * lighttpd never checked setuid); a failure is logged with its step and
+ * errno and returns -1, and the caller exits without serving. */
+#include <errno.h>
+#include <grp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/fsuid.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
+#include "log.h"
+#include "priv.h"
+#include "vhost.h"
+
+int priv_trace_on;
+
+/* ---------------------------------------------------------------------
+ * Reading the credentials back from the kernel. No /proc: this must work
+ * in an empty chroot, so everything comes from syscalls.
+ */
+
+enum { CAP_SET_INH, CAP_SET_PRM, CAP_SET_EFF, CAP_SET_BND, CAP_SET_AMB,
+	CAP_NSETS };
+static const char *const cap_set_name[CAP_NSETS] = {
+	"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"
+};
+
+#define CREDS_GROUPS_MAX 256
+
+struct creds {
+	uid_t uid[4];           /* real, effective, saved, fs */
+	gid_t gid[4];
+	gid_t groups[CREDS_GROUPS_MAX];
+	int ngroups;            /* may exceed CREDS_GROUPS_MAX: only counted */
+	uint64_t cap[CAP_NSETS];        /* 64-bit masks, as /proc shows them */
+	int no_new_privs;
+	int seccomp;            /* 0 off, 1 strict, 2 filter */
+};
+
+/* Permitted, effective and inheritable through capget(2); bounding and
+ * ambient one capability at a time, until the kernel says EINVAL (past
+ * its last capability). */
+static int
+read_caps(uint64_t cap[CAP_NSETS])
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+	cap_value_t c;
+	int on;
+
+	memset(d, 0, sizeof(d));
+	if (capget(&hdr, d) < 0)
+		return -1;
+	cap[CAP_SET_INH] = d[0].inheritable | (uint64_t)d[1].inheritable << 32;
+	cap[CAP_SET_PRM] = d[0].permitted | (uint64_t)d[1].permitted << 32;
+	cap[CAP_SET_EFF] = d[0].effective | (uint64_t)d[1].effective << 32;
+	cap[CAP_SET_BND] = cap[CAP_SET_AMB] = 0;
+	for (c = 0; c < 64; c++) {
+		if ((on = cap_get_bound(c)) < 0)        /* PR_CAPBSET_READ */
+			break;
+		if (on)
+			cap[CAP_SET_BND] |= (uint64_t)1 << c;
+		if ((on = cap_get_ambient(c)) < 0)      /* PR_CAP_AMBIENT_IS_SET */
+			return -1;
+		if (on)
+			cap[CAP_SET_AMB] |= (uint64_t)1 << c;
+	}
+	return c > 0 ? 0 : -1;
+}
+
+static int
+read_creds(struct creds *cr)
+{
+	int n;
+
+	memset(cr, 0, sizeof(*cr));
+	if (getresuid(&cr->uid[0], &cr->uid[1], &cr->uid[2]) < 0 ||
+	    getresgid(&cr->gid[0], &cr->gid[1], &cr->gid[2]) < 0)
+		return -1;
+	/* setfs[ug]id(-1) changes nothing and returns the current fs id; the
+	 * seccomp filter lets -1 through for exactly this. */
+	cr->uid[3] = (uid_t)setfsuid((uid_t)-1);
+	cr->gid[3] = (gid_t)setfsgid((gid_t)-1);
+	if ((n = getgroups(0, NULL)) < 0)
+		return -1;
+	cr->ngroups = n;
+	if (n <= CREDS_GROUPS_MAX && getgroups(n, cr->groups) != n)
+		return -1;
+	if (read_caps(cr->cap) < 0)
+		return -1;
+	if ((cr->no_new_privs = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0)) < 0 ||
+	    (cr->seccomp = prctl(PR_GET_SECCOMP, 0, 0, 0, 0)) < 0)
+		return -1;
+	return 0;
+}
+
+/* One line shaped like /proc/PID/status, for students to compare. */
+void
+priv_trace(const char *step)
+{
+	char line[1024 + CREDS_GROUPS_MAX * 12];
+	struct creds cr;
+	size_t n = 0;
+	int i;
+
+	if (!priv_trace_on)
+		return;
+	if (read_creds(&cr) < 0) {
+		log_error(NULL, "priv: %s: reading credentials: %s", step,
+		    strerror(errno));
+		return;
+	}
+	n += (size_t)snprintf(line + n, sizeof(line) - n,
+	    "uid=%u/%u/%u/%u gid=%u/%u/%u/%u groups=",
+	    cr.uid[0], cr.uid[1], cr.uid[2], cr.uid[3],
+	    cr.gid[0], cr.gid[1], cr.gid[2], cr.gid[3]);
+	for (i = 0; i < cr.ngroups && i < CREDS_GROUPS_MAX; i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%u",
+		    i ? "," : "", cr.groups[i]);
+	if (cr.ngroups == 0)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "none");
+	else if (cr.ngroups > CREDS_GROUPS_MAX)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, ",...(%d)",
+		    cr.ngroups);
+	for (i = 0; i < CAP_NSETS; i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%016llx",
+		    cap_set_name[i], (unsigned long long)cr.cap[i]);
+	snprintf(line + n, sizeof(line) - n, " NoNewPrivs=%d Seccomp=%d",
+	    cr.no_new_privs, cr.seccomp);
+	log_error(NULL, "priv: %s: %s", step, line);
+}
+
+/* ---------------------------------------------------------------------
+ * Failing loudly.
+ */
+
+#define NO_ARG (-1LL)
+
+/* "priv: stage 2: setresuid(61001): Operation not permitted (errno 1)" */
+static int
+fail(const struct vhost *vh, const char *stage, const char *call, long long arg)
+{
+	int e = errno;
+
+	if (arg == NO_ARG)
+		log_error(vh, "priv: %s: %s: %s (errno %d)", stage, call,
+		    strerror(e), e);
+	else
+		log_error(vh, "priv: %s: %s(%lld): %s (errno %d)", stage, call,
+		    arg, strerror(e), e);
+	errno = e;
+	return -1;
+}
+
+/* A read-back that does not match: no errno to report, say what differs. */
+static int
+mismatch(const struct vhost *vh, const char *stage, const char *what,
+    unsigned long long got, unsigned long long want)
+{
+	log_error(vh, "priv: %s: verify %s: got %llu (0x%llx), want %llu (0x%llx)",
+	    stage, what, got, got, want, want);
+	return -1;
+}
+
+/* ---------------------------------------------------------------------
+ * The seccomp filter: a classic BPF program, written out by hand.
+ *
+ * It sees the syscall number, the architecture and the six arguments as
+ * numbers; it cannot follow pointers. Its verdicts:
+ *   a foreign ABI (i386 `int $0x80` on x86_64, x32 numbers)   KILL_PROCESS
+ *   set*uid/set*gid to an id outside the ranges               ERRNO(EPERM)
+ *   setgroups with more than VHOST_GROUPS_MAX groups          ERRNO(EPERM)
+ *   anything else                                             ALLOW
+ */
+
+#if defined(__x86_64__) && defined(__ILP32__)
+#error "x32 userland: the filter kills x32 syscalls; build for x86_64"
+#elif defined(__x86_64__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_X86_64
+#define FOREIGN_NR_BIT    __X32_SYSCALL_BIT     /* x32 numbers carry it */
+#elif defined(__aarch64__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#elif defined(__arm__) && defined(__ARMEB__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_ARMEB
+#elif defined(__arm__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_ARM
+#elif defined(__mips__) && _MIPS_SIM == _ABIO32 && defined(__MIPSEL__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_MIPSEL
+#elif defined(__mips__) && _MIPS_SIM == _ABIO32
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_MIPS
+#elif defined(__mips__) && _MIPS_SIM == _ABIN32 && defined(__MIPSEL__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_MIPSEL64N32
+#elif defined(__mips__) && _MIPS_SIM == _ABIN32
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_MIPS64N32
+#elif defined(__mips__) && defined(__MIPSEL__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_MIPSEL64
+#elif defined(__mips__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_MIPS64
+#else
+#error "priv.c: no seccomp architecture for this target; add its AUDIT_ARCH"
+#endif
+
+/* The filter loads 32-bit words; an id is the low half of a 64-bit arg. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ARG_LO(i) (offsetof(struct seccomp_data, args) + 8 * (i))
+#else
+#define ARG_LO(i) (offsetof(struct seccomp_data, args) + 8 * (i) + 4)
+#endif
+
+#define ID_QUERY 0xffffffffu    /* setfs[ug]id(-1): "tell me", changes nothing */
+
+struct id_call {
+	int nr;
+	int nargs;              /* every argument is an id */
+	int is_gid;
+	int query_ok;           /* -1 allowed (setfsuid/setfsgid) */
+};
+
+static const struct id_call id_calls[] = {
+	{ __NR_setuid,    1, 0, 0 },
+	{ __NR_setreuid,  2, 0, 0 },
+	{ __NR_setresuid, 3, 0, 0 },
+	{ __NR_setfsuid,  1, 0, 1 },
+	{ __NR_setgid,    1, 1, 0 },
+	{ __NR_setregid,  2, 1, 0 },
+	{ __NR_setresgid, 3, 1, 0 },
+	{ __NR_setfsgid,  1, 1, 1 },
+#ifdef __NR_setuid32
+	/* Where *32 forms exist (arm), they are the real ones; the plain
+	 * numbers above then take 16-bit ids, see old16_calls. */
+	{ __NR_setuid32,    1, 0, 0 },
+	{ __NR_setreuid32,  2, 0, 0 },
+	{ __NR_setresuid32, 3, 0, 0 },
+	{ __NR_setfsuid32,  1, 0, 1 },
+	{ __NR_setgid32,    1, 1, 0 },
+	{ __NR_setregid32,  2, 1, 0 },
+	{ __NR_setresgid32, 3, 1, 0 },
+	{ __NR_setfsgid32,  1, 1, 1 },
+#endif
+};
+
+#ifdef __NR_setuid32
+/* The 16-bit forms truncate their argument: 0x10000 passes a 32-bit range
+ * check and arrives as 0. Nothing we run uses them: refuse them outright. */
+static const int old16_calls[] = {
+	__NR_setuid, __NR_setreuid, __NR_setresuid, __NR_setfsuid,
+	__NR_setgid, __NR_setregid, __NR_setresgid, __NR_setfsgid,
+	__NR_setgroups,
+};
+#endif
+
+static const int setgroups_calls[] = {
+#ifdef __NR_setgroups32
+	__NR_setgroups32,
+#else
+	__NR_setgroups,
+#endif
+};
+
+#define FILTER_MAX 512
+
+struct filter {
+	struct sock_filter insn[FILTER_MAX];
+	unsigned n;
+};
+
+static unsigned
+emit(struct filter *f, uint16_t code, uint32_t k)
+{
+	if (f->n < FILTER_MAX)
+		f->insn[f->n] = (struct sock_filter)BPF_STMT(code, k);
+	return f->n++;
+}
+
+/* Jumps go forward only, by at most 255 instructions; every block here
+ * is small, and filter_build() refuses a program that broke the rule. */
+static int jump_too_far;
+
+static void
+jt_to(struct filter *f, unsigned at, unsigned target)
+{
+	if (target - at - 1 > 255)
+		jump_too_far = 1;
+	else if (at < FILTER_MAX)
+		f->insn[at].jt = (uint8_t)(target - at - 1);
+}
+
+static void
+jf_to(struct filter *f, unsigned at, unsigned target)
+{
+	if (target - at - 1 > 255)
+		jump_too_far = 1;
+	else if (at < FILTER_MAX)
+		f->insn[at].jf = (uint8_t)(target - at - 1);
+}
+
+#define LD_NR     BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)
+#define RET_ALLOW BPF_RET | BPF_K, SECCOMP_RET_ALLOW
+#define RET_EPERM BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)
+#define RET_KILL  BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS
+#define JEQ       BPF_JMP | BPF_JEQ | BPF_K
+#define JGE       BPF_JMP | BPF_JGE | BPF_K
+#define JGT       BPF_JMP | BPF_JGT | BPF_K
+
+/*   if (nr == c->nr) {
+ *       for each argument: allow it if it is `own` (or -1 for a query),
+ *                          else deny it unless min <= it <= max;
+ *       return ALLOW;  deny: return ERRNO(EPERM);
+ *   }                                                          */
+static void
+emit_id_call(struct filter *f, const struct id_call *c, uint32_t own,
+    uint32_t min, uint32_t max)
+{
+	unsigned not_this, below_min[3], above_max[3], to_next[2], nto_next;
+	unsigned deny, i, j;
+
+	emit(f, LD_NR);
+	not_this = emit(f, JEQ, (uint32_t)c->nr);
+	for (i = 0; i < (unsigned)c->nargs; i++) {
+		nto_next = 0;
+		emit(f, BPF_LD | BPF_W | BPF_ABS, (uint32_t)ARG_LO(i));
+		to_next[nto_next++] = emit(f, JEQ, own);
+		if (c->query_ok)
+			to_next[nto_next++] = emit(f, JEQ, ID_QUERY);
+		below_min[i] = emit(f, JGE, min);       /* false: deny */
+		above_max[i] = emit(f, JGT, max);       /* true: deny; false: next */
+		for (j = 0; j < nto_next; j++)
+			jt_to(f, to_next[j], f->n);
+	}
+	emit(f, RET_ALLOW);
+	deny = emit(f, RET_EPERM);
+	for (i = 0; i < (unsigned)c->nargs; i++) {
+		jf_to(f, below_min[i], deny);
+		jt_to(f, above_max[i], deny);
+	}
+	jf_to(f, not_this, f->n);
+}
+
+/* if (nr == nr) return count > VHOST_GROUPS_MAX ? EPERM : ALLOW.
+ * The list itself is a pointer the filter cannot read: which groups are
+ * set is guarded by the code, which calls setgroups once, with the
+ * vhost's groups, before it gives up CAP_SETGID for good. */
+static void
+emit_setgroups(struct filter *f, int nr)
+{
+	unsigned not_this, too_many;
+
+	emit(f, LD_NR);
+	not_this = emit(f, JEQ, (uint32_t)nr);
+	emit(f, BPF_LD | BPF_W | BPF_ABS, (uint32_t)ARG_LO(0));
+	too_many = emit(f, JGT, VHOST_GROUPS_MAX);
+	emit(f, RET_ALLOW);
+	jt_to(f, too_many, emit(f, RET_EPERM));
+	jf_to(f, not_this, f->n);
+}
+
+static int
+filter_build(struct filter *f, const struct config *cfg)
+{
+	unsigned native, i;
+
+	f->n = 0;
+	jump_too_far = 0;
+
+	/* 1. Another ABI's syscall table (i386 through int $0x80 on x86_64)
+	 *    numbers its calls differently: kill, never guess. */
+	emit(f, BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+	native = emit(f, JEQ, NATIVE_AUDIT_ARCH);
+	jt_to(f, native, emit(f, RET_KILL) + 1);
+	emit(f, LD_NR);
+#ifdef FOREIGN_NR_BIT
+	/* 2. x32 shares the x86_64 arch value, with this bit in nr. */
+	{
+		unsigned x32 = emit(f, BPF_JMP | BPF_JSET | BPF_K, FOREIGN_NR_BIT);
+		jf_to(f, x32, emit(f, RET_KILL) + 1);
+	}
+#endif
+#ifdef __NR_setuid32
+	for (i = 0; i < sizeof(old16_calls) / sizeof(old16_calls[0]); i++) {
+		unsigned old = emit(f, JEQ, (uint32_t)old16_calls[i]);
+		jf_to(f, old, emit(f, RET_EPERM) + 1);
+	}
+#endif
+	/* 3. set*uid / set*gid: every id argument in range or the user's. */
+	for (i = 0; i < sizeof(id_calls) / sizeof(id_calls[0]); i++) {
+		const struct id_call *c = &id_calls[i];
+		if (c->is_gid)
+			emit_id_call(f, c, cfg->gid, cfg->gid_min, cfg->gid_max);
+		else
+			emit_id_call(f, c, cfg->uid, cfg->uid_min, cfg->uid_max);
+	}
+	/* 4. setgroups: the count only. */
+	for (i = 0; i < sizeof(setgroups_calls) / sizeof(setgroups_calls[0]); i++)
+		emit_setgroups(f, setgroups_calls[i]);
+	/* 5. Everything else. */
+	emit(f, RET_ALLOW);
+	return f->n <= FILTER_MAX && !jump_too_far ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------------
+ * The master: filter first, then capabilities.
+ */
+
+struct cap_want {
+	cap_value_t cap;
+	const char *name;
+	int required;           /* itkd cannot work without it */
+};
+
+static const struct cap_want master_caps[] = {
+	{ CAP_SETUID,           "cap_setuid",           1 },  /* stages 1, 2 */
+	{ CAP_SETGID,           "cap_setgid",           1 },
+	{ CAP_SETPCAP,          "cap_setpcap",          1 },  /* drop bounding */
+	{ CAP_KILL,             "cap_kill",             0 },  /* children of any uid */
+	{ CAP_NET_BIND_SERVICE, "cap_net_bind_service", 0 },  /* ports < 1024 on reload */
+	{ CAP_SYS_NICE,         "cap_sys_nice",         0 },  /* negative `nice` */
+};
+
+#define NMASTER_CAPS (sizeof(master_caps) / sizeof(master_caps[0]))
+
+/* The capabilities in `caps` that are in P and E, inheritable empty. */
+static int
+set_caps(const cap_value_t *caps, int ncaps)
+{
+	cap_t want;
+	int rc = -1;
+
+	if ((want = cap_init()) == NULL)        /* all three sets empty */
+		return -1;
+	if (ncaps > 0 &&
+	    (cap_set_flag(want, CAP_PERMITTED, ncaps, caps, CAP_SET) < 0 ||
+	    cap_set_flag(want, CAP_EFFECTIVE, ncaps, caps, CAP_SET) < 0))
+		goto out;
+	rc = cap_set_proc(want);
+out:
+	cap_free(want);
+	return rc;
+}
+
+static uint64_t
+cap_mask(const cap_value_t *caps, int ncaps)
+{
+	uint64_t m = 0;
+
+	while (ncaps-- > 0)
+		m |= (uint64_t)1 << caps[ncaps];
+	return m;
+}
+
+int
+priv_master(const struct config *cfg)
+{
+	struct filter f;
+	struct sock_fprog prog;
+	cap_value_t keep[NMASTER_CAPS];
+	uint64_t cap[CAP_NSETS];
+	int nkeep = 0;
+	unsigned i;
+
+	/* 1. The seccomp filter. Installing one needs either no_new_privs or
+	 *    CAP_SYS_ADMIN; the master still holds CAP_SYS_ADMIN here, so it
+	 *    does not need no_new_privs (which vhosts may opt out of: every
+	 *    child inherits the filter, and the master's choice would be
+	 *    theirs). The filter can never be removed, only stacked on. The
+	 *    master is uid 0 and calls no set*id, so denying 0 costs it
+	 *    nothing. */
+	if (filter_build(&f, cfg) < 0) {
+		log_error(NULL, "priv: master: seccomp filter: %u instructions "
+		    "or a jump too far", f.n);
+		return -1;
+	}
+	prog.len = (unsigned short)f.n;
+	prog.filter = f.insn;
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
+		return fail(NULL, "master", "prctl(PR_SET_SECCOMP)", NO_ARG);
+
+	/* 2. Capabilities: only those we hold can be kept; a container may
+	 *    lack some. The three we cannot work without must be there. */
+	if (read_caps(cap) < 0)
+		return fail(NULL, "master", "capget", NO_ARG);
+	for (i = 0; i < NMASTER_CAPS; i++) {
+		if (cap[CAP_SET_PRM] & (uint64_t)1 << master_caps[i].cap) {
+			keep[nkeep++] = master_caps[i].cap;
+		} else if (master_caps[i].required) {
+			log_error(NULL, "priv: master: %s is not in the permitted "
+			    "set: itkd cannot switch users", master_caps[i].name);
+			return -1;
+		} else {
+			log_error(NULL, "priv: master: %s is not in the permitted "
+			    "set; continuing without it", master_caps[i].name);
+		}
+	}
+	if (set_caps(keep, nkeep) < 0)
+		return fail(NULL, "master", "cap_set_proc", NO_ARG);
+
+	/* 3. Verify. */
+	if (read_caps(cap) < 0)
+		return fail(NULL, "master", "capget", NO_ARG);
+	if (cap[CAP_SET_PRM] != cap_mask(keep, nkeep))
+		return mismatch(NULL, "master", "CapPrm", cap[CAP_SET_PRM],
+		    cap_mask(keep, nkeep));
+	if (cap[CAP_SET_EFF] != cap_mask(keep, nkeep))
+		return mismatch(NULL, "master", "CapEff", cap[CAP_SET_EFF],
+		    cap_mask(keep, nkeep));
+	if (cap[CAP_SET_INH] != 0)
+		return mismatch(NULL, "master", "CapInh", cap[CAP_SET_INH], 0);
+	if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != SECCOMP_MODE_FILTER)
+		return mismatch(NULL, "master", "Seccomp",
+		    (unsigned long long)prctl(PR_GET_SECCOMP, 0, 0, 0, 0),
+		    SECCOMP_MODE_FILTER);
+	priv_trace("master");
+	return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Verification shared by both stages: what the kernel says we are.
+ */
+
+static int
+has_group(const gid_t *set, int n, gid_t g)
+{
+	while (n-- > 0)
+		if (set[n] == g)
+			return 1;
+	return 0;
+}
+
+/* Same members, order and repeats aside. */
+static int
+same_group_set(const gid_t *a, int na, const gid_t *b, int nb)
+{
+	int i;
+
+	for (i = 0; i < na; i++)
+		if (!has_group(b, nb, a[i]))
+			return 0;
+	for (i = 0; i < nb; i++)
+		if (!has_group(a, na, b[i]))
+			return 0;
+	return 1;
+}
+
+static int
+verify_creds(const struct vhost *vh, const char *stage, uid_t uid, gid_t gid,
+    const gid_t *groups, int ngroups, uint64_t caps)
+{
+	static const char *const idname[4] = { "real", "effective", "saved",
+		"fs" };
+	char what[32];
+	struct creds cr;
+	int i;
+
+	if (read_creds(&cr) < 0)
+		return fail(vh, stage, "reading credentials back", NO_ARG);
+	for (i = 0; i < 4; i++) {
+		if (cr.uid[i] != uid) {
+			snprintf(what, sizeof(what), "%s uid", idname[i]);
+			return mismatch(vh, stage, what, cr.uid[i], uid);
+		}
+		if (cr.gid[i] != gid) {
+			snprintf(what, sizeof(what), "%s gid", idname[i]);
+			return mismatch(vh, stage, what, cr.gid[i], gid);
+		}
+	}
+	if (cr.ngroups != ngroups)
+		return mismatch(vh, stage, "number of groups",
+		    (unsigned long long)cr.ngroups, (unsigned long long)ngroups);
+	if (!same_group_set(cr.groups, cr.ngroups, groups, ngroups)) {
+		log_error(vh, "priv: %s: verify groups: not the set asked for",
+		    stage);
+		return -1;
+	}
+	if (cr.cap[CAP_SET_PRM] != caps)
+		return mismatch(vh, stage, "CapPrm", cr.cap[CAP_SET_PRM], caps);
+	if (cr.cap[CAP_SET_EFF] != caps)
+		return mismatch(vh, stage, "CapEff", cr.cap[CAP_SET_EFF], caps);
+	for (i = 0; i < CAP_NSETS; i++)
+		if (i != CAP_SET_PRM && i != CAP_SET_EFF && cr.cap[i] != 0)
+			return mismatch(vh, stage, cap_set_name[i], cr.cap[i], 0);
+	/* The filter comes from priv_master (inetd mode too): without it
+	 * nothing keeps a later set*id call inside the ranges. */
+	if (cr.seccomp != SECCOMP_MODE_FILTER)
+		return mismatch(vh, stage, "Seccomp",
+		    (unsigned long long)cr.seccomp, SECCOMP_MODE_FILTER);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Stage 1: the gatekeeper, the global `user` with two capabilities.
+ */
+
+int
+priv_stage1(const struct config *cfg)
+{
+	cap_value_t keep[3] = { CAP_SETUID, CAP_SETGID, CAP_SYS_NICE };
+	int nkeep = 2, i;
+	cap_value_t c, last = cap_max_bits();
+	gid_t gid = cfg->gid;
+	uid_t uid = cfg->uid;
+
+	/* Raising the priority (negative nice) is the one other privilege
+	 * stage 2 may need; keep it only when a vhost asks for it. */
+	for (i = 0; i < cfg->nvhosts; i++)
+		if (cfg->vhosts[i].has_nice && cfg->vhosts[i].nice < 0)
+			nkeep = 3;
+
+	/* 1. Empty the bounding set, while we still hold CAP_SETPCAP: no
+	 *    later execve can ever grant a capability back. */
+	for (c = 0; c < last; c++)
+		if (cap_drop_bound(c) < 0)              /* PR_CAPBSET_DROP */
+			return fail(NULL, "stage 1", "cap_drop_bound", c);
+
+	/* 2. Keep the permitted set across the uid change below (leaving
+	 *    uid 0 would otherwise clear it). */
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		return fail(NULL, "stage 1", "prctl(PR_SET_KEEPCAPS, 1)", NO_ARG);
+
+	/* 3. Groups, then gid, then uid: each needs a capability that the
+	 *    next step may take away. */
+	if (setgroups(1, &gid) < 0)
+		return fail(NULL, "stage 1", "setgroups", gid);
+	if (setresgid(gid, gid, gid) < 0)
+		return fail(NULL, "stage 1", "setresgid", gid);
+	if (setresuid(uid, uid, uid) < 0)
+		return fail(NULL, "stage 1", "setresuid", uid);
+
+	/* 4. Leaving uid 0 emptied the effective set; permitted still holds
+	 *    the master's. Keep exactly setuid + setgid (+ sys_nice). */
+	if (set_caps(keep, nkeep) < 0)
+		return fail(NULL, "stage 1", "cap_set_proc", NO_ARG);
+
+	/* 5. A later uid change must not carry capabilities along. */
+	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+		return fail(NULL, "stage 1", "prctl(PR_SET_KEEPCAPS, 0)", NO_ARG);
+
+	/* 6. Verify. */
+	if (verify_creds(NULL, "stage 1", uid, gid, &gid, 1,
+	    cap_mask(keep, nkeep)) < 0)
+		return -1;
+	priv_trace("stage 1");
+	return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Stage 2: the vhost's identity and nothing else.
+ */
+
+/* The word of the `limit` directive, for its error. */
+static const char *
+limit_name(int resource)
+{
+	switch (resource) {
+	case RLIMIT_CPU:    return "cpu";
+	case RLIMIT_AS:     return "as";
+	case RLIMIT_NPROC:  return "nproc";
+	case RLIMIT_NOFILE: return "nofile";
+	case RLIMIT_FSIZE:  return "fsize";
+	default:            return "?";
+	}
+}
+
+/* The final state must not let us back: ask the kernel to make us root
+ * and see it refuse. If it does not refuse, we are root: the caller
+ * exits. */
+static int
+verify_no_way_back(const struct vhost *vh)
+{
+	if (setuid(0) == 0) {
+		log_error(vh, "priv: stage 2: verify: setuid(0) succeeded");
+		return -1;
+	}
+	if (setgid(0) == 0) {
+		log_error(vh, "priv: stage 2: verify: setgid(0) succeeded");
+		return -1;
+	}
+	return 0;
+}
+
+int
+priv_stage2(const struct priv_ident *id)
+{
+	const struct vhost *vh = id->vh;
+	struct rlimit rl;
+	cap_t none;
+	int i, nnp_before, nnp;
+
+	if (id->uid == 0 || id->gid == 0) {     /* never, whatever the filter */
+		log_error(vh, "priv: stage 2: refusing uid %u gid %u",
+		    id->uid, id->gid);
+		return -1;
+	}
+	if ((nnp_before = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0)) < 0)
+		return fail(vh, "stage 2", "prctl(PR_GET_NO_NEW_PRIVS)", NO_ARG);
+
+	/* 1. Resource limits, soft = hard: lowering needs no privilege, and
+	 *    the vhost's programs cannot raise them again. */
+	for (i = 0; vh != NULL && i < vh->nlimit; i++) {
+		rl.rlim_cur = rl.rlim_max = vh->limit[i].value;
+		if (setrlimit(vh->limit[i].resource, &rl) < 0) {
+			log_error(vh, "priv: stage 2: setrlimit: `limit %s %llu`: "
+			    "%s (errno %d)", limit_name(vh->limit[i].resource),
+			    (unsigned long long)vh->limit[i].value,
+			    strerror(errno), errno);
+			return -1;
+		}
+	}
+
+	/* 2. Nice, while CAP_SYS_NICE (kept for a negative value) is ours. */
+	if (id->has_nice && setpriority(PRIO_PROCESS, 0, id->nice) < 0)
+		return fail(vh, "stage 2", "setpriority", id->nice);
+
+	/* 3. Groups, gid, uid; the filter checks the ids once more. */
+	if (setgroups((size_t)id->ngroups, id->groups) < 0)
+		return fail(vh, "stage 2", "setgroups", id->ngroups);
+	if (setresgid(id->gid, id->gid, id->gid) < 0)
+		return fail(vh, "stage 2", "setresgid", id->gid);
+	if (setresuid(id->uid, id->uid, id->uid) < 0)
+		return fail(vh, "stage 2", "setresuid", id->uid);
+
+	/* 4. Going from one non-zero uid to another leaves the capabilities
+	 *    alone (mpm-itk's lesson): clear permitted, effective and
+	 *    inheritable ourselves, then the ambient set. The bounding set
+	 *    is already empty since stage 1. */
+	if ((none = cap_init()) == NULL)
+		return fail(vh, "stage 2", "cap_init", NO_ARG);
+	if (cap_clear(none) < 0 || cap_set_proc(none) < 0) {
+		fail(vh, "stage 2", "cap_set_proc", NO_ARG);
+		cap_free(none);
+		return -1;
+	}
+	cap_free(none);
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+		return fail(vh, "stage 2", "prctl(PR_CAP_AMBIENT_CLEAR_ALL)",
+		    NO_ARG);
+
+	/* 5. No execve (a CGI's setuid binary, file capabilities) may gain
+	 *    privilege again. */
+	if (id->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return fail(vh, "stage 2", "prctl(PR_SET_NO_NEW_PRIVS, 1)", NO_ARG);
+
+	/* 6. Verify all of it, as the kernel sees it. no_new_privs cannot be
+	 *    unset: off is only as asked if it was off before. */
+	if (verify_creds(vh, "stage 2", id->uid, id->gid, id->groups,
+	    id->ngroups, 0) < 0)
+		return -1;
+	if ((nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0)) < 0)
+		return fail(vh, "stage 2", "prctl(PR_GET_NO_NEW_PRIVS)", NO_ARG);
+	if (nnp != (id->no_new_privs || nnp_before))
+		return mismatch(vh, "stage 2", "NoNewPrivs", (unsigned)nnp,
+		    (unsigned)id->no_new_privs);
+	if (verify_no_way_back(vh) < 0)
+		return -1;
+	priv_trace("stage 2");
+	return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Identities.
+ */
+
+void
+priv_ident_vhost(struct priv_ident *id, const struct vhost *vh)
+{
+	int n = vh->ngroups;
+
+	memset(id, 0, sizeof(*id));
+	if (n < 0)
+		n = 0;
+	if (n > (int)(sizeof(id->groups) / sizeof(id->groups[0])))
+		n = (int)(sizeof(id->groups) / sizeof(id->groups[0]));
+	id->uid = vh->uid;
+	id->gid = vh->gid;
+	memcpy(id->groups, vh->groups, (size_t)n * sizeof(id->groups[0]));
+	id->ngroups = n;
+	id->nice = vh->nice;
+	id->has_nice = vh->has_nice;
+	id->no_new_privs = vh->no_new_privs;
+	id->vh = vh;
+}
+
+int
+priv_ident_same(const struct priv_ident *a, const struct priv_ident *b)
+{
+	return a->uid == b->uid && a->gid == b->gid &&
+	    same_group_set(a->groups, a->ngroups, b->groups, b->ngroups);
+}

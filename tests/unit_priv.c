@@ -1,0 +1,574 @@
+/* tests/unit_priv.c: the privilege steps, checked against the kernel.
+ *
+ * Needs root. Each scenario runs in a forked child (a process cannot get
+ * its privileges back, so each starts from a fresh copy of ours); the
+ * child writes "ok NAME"/"FAIL NAME: ..." lines into a pipe and the parent
+ * prints them. What the child is, is read from /proc/self/status, which
+ * priv.c itself never reads: the two must agree. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/fsuid.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <grp.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "priv.h"
+#include "vhost.h"
+#include "unit.h"
+
+#define UID_USER 61000
+#define UID_A    61001
+#define UID_B    61002
+#define GID_EXTRA 61005
+#define RANGE_MIN 60000         /* uid-range and gid-range: 5 and 70000 are out */
+#define RANGE_MAX 61999
+
+/* ---- log_error: the test's own, so priv.o links alone; every line goes
+ * to stderr and into a buffer the checks can search. */
+
+static char logbuf[16384];
+static size_t loglen;
+
+void
+log_error(const struct vhost *vh, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	(void)vh;
+	va_start(ap, fmt);
+	n = vsnprintf(logbuf + loglen, sizeof(logbuf) - loglen, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	fprintf(stderr, "log: %s\n", logbuf + loglen);
+	loglen += (size_t)n < sizeof(logbuf) - loglen ? (size_t)n : 0;
+	if (loglen + 1 < sizeof(logbuf))
+		logbuf[loglen++] = '\n';
+	logbuf[loglen] = '\0';
+}
+
+/* ---- reporting from a child through a pipe */
+
+static int report_fd = -1;
+
+static void
+report(const char *name, int cond, const char *expr, int line)
+{
+	char buf[512];
+	int n;
+
+	if (cond)
+		n = snprintf(buf, sizeof(buf), "ok %s\n", name);
+	else
+		n = snprintf(buf, sizeof(buf), "FAIL %s: %s:%d: %s (errno %d)\n",
+		    name, __FILE__, line, expr, errno);
+	if (n > 0 && write(report_fd, buf, (size_t)n) < 0)
+		_exit(3);
+}
+
+#define T(name, expr) report((name), (expr) != 0, #expr, __LINE__)
+
+static void
+scenario(const char *name, void (*fn)(void))
+{
+	char buf[8192], *line, *save;
+	size_t len = 0;
+	ssize_t r;
+	int p[2], st;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	if (pipe(p) < 0 || (pid = fork()) < 0) {
+		CHECK(name, !"pipe/fork");
+		return;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		report_fd = p[1];
+		fn();
+		_exit(0);
+	}
+	close(p[1]);
+	while (len < sizeof(buf) - 1 &&
+	    (r = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)r;
+	buf[len] = '\0';
+	close(p[0]);
+	waitpid(pid, &st, 0);
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		printf("%s\n", line);
+		if (strncmp(line, "ok ", 3) != 0)
+			unit_failed = 1;
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		printf("FAIL %s: child %s %d\n", name,
+		    WIFSIGNALED(st) ? "killed by signal" : "exited",
+		    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+		unit_failed = 1;
+	}
+}
+
+/* ---- the config, built by hand */
+
+static struct vhost vh[2];
+static struct config cfg;
+
+static void
+config_setup(void)
+{
+	memset(&cfg, 0, sizeof(cfg));
+	memset(vh, 0, sizeof(vh));
+	cfg.uid = UID_USER;
+	cfg.gid = UID_USER;
+	cfg.uid_min = cfg.gid_min = RANGE_MIN;
+	cfg.uid_max = cfg.gid_max = RANGE_MAX;
+	cfg.vhosts = vh;
+	cfg.nvhosts = 2;
+	vh[0].pos = 0;
+	vh[0].uid = vh[0].gid = UID_A;
+	vh[0].groups[0] = UID_A;
+	vh[0].groups[1] = GID_EXTRA;
+	vh[0].ngroups = 2;
+	vh[0].no_new_privs = 1;
+	vh[1].pos = 1;
+	vh[1].uid = vh[1].gid = UID_B;
+	vh[1].groups[0] = UID_B;
+	vh[1].ngroups = 1;
+	vh[1].no_new_privs = 0;
+}
+
+/* ---- /proc/self/status, the kernel's own account */
+
+static int
+status_field(const char *key, char *out, size_t outlen)
+{
+	char line[512];
+	size_t klen = strlen(key);
+	FILE *f = fopen("/proc/self/status", "r");
+	int found = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			char *v = line + klen + 1;
+			v += strspn(v, "\t ");
+			v[strcspn(v, "\n")] = '\0';
+			while (*v && v[strlen(v) - 1] == ' ')
+				v[strlen(v) - 1] = '\0';
+			snprintf(out, outlen, "%s", v);
+			found = 1;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static int
+status_is(const char *key, const char *want)
+{
+	char v[512];
+
+	if (!status_field(key, v, sizeof(v)))
+		return 0;
+	if (strcmp(v, want) != 0) {
+		fprintf(stderr, "%s: got '%s', want '%s'\n", key, v, want);
+		return 0;
+	}
+	return 1;
+}
+
+static int
+ids4_are(const char *key, unsigned id)
+{
+	char want[64];
+
+	snprintf(want, sizeof(want), "%u\t%u\t%u\t%u", id, id, id, id);
+	return status_is(key, want);
+}
+
+static int
+mask_is(const char *key, unsigned long long m)
+{
+	char want[32];
+
+	snprintf(want, sizeof(want), "%016llx", m);
+	return status_is(key, want);
+}
+
+/* Groups: as a set; /proc prints them sorted, blank separated. */
+static int
+groups_are(const gid_t *g, int n)
+{
+	char v[512], *tok, *save;
+	int count = 0, i, hit;
+
+	if (!status_field("Groups", v, sizeof(v)))
+		return 0;
+	for (tok = strtok_r(v, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		count++;
+		for (hit = 0, i = 0; i < n; i++)
+			hit |= (gid_t)strtoul(tok, NULL, 10) == g[i];
+		if (!hit)
+			return 0;
+	}
+	return count == n;
+}
+
+/* ---- syscalls the filter must refuse, or kill for */
+
+static int
+eperm(long rc)
+{
+	return rc == -1 && errno == EPERM;
+}
+
+static int
+setgroups_65(void)
+{
+	gid_t g[65];
+	int i;
+
+	for (i = 0; i < 65; i++)
+		g[i] = UID_A;
+	return eperm(setgroups(65, g));
+}
+
+static void
+x32_getpid(void)
+{
+#ifdef __X32_SYSCALL_BIT
+	syscall(__X32_SYSCALL_BIT + __NR_getpid);
+#endif
+}
+
+static void
+i386_getpid(void)
+{
+#ifdef __x86_64__
+	long ret;
+	/* 20 is getpid in the i386 table. */
+	__asm__ volatile ("int $0x80" : "=a"(ret) : "a"(20L)
+	    : "memory", "r8", "r9", "r10", "r11");
+	if (ret != (long)getpid())
+		_exit(2);
+#endif
+}
+
+/* Run fn in a grandchild: 0 exited 0, else the killing signal (or 100+exit). */
+static int
+in_grandchild(void (*fn)(void))
+{
+	struct rlimit nocore = { 0, 0 };
+	int st;
+	pid_t p = fork();
+
+	if (p == 0) {
+		setrlimit(RLIMIT_CORE, &nocore);
+		fn();
+		_exit(0);
+	}
+	if (p < 0 || waitpid(p, &st, 0) < 0)
+		return -1;
+	if (WIFSIGNALED(st))
+		return WTERMSIG(st);
+	return WEXITSTATUS(st) ? 100 + WEXITSTATUS(st) : 0;
+}
+
+static void
+to_uid_b(void)
+{
+	if (setresuid(UID_B, UID_B, UID_B) < 0)
+		_exit(1);
+}
+
+/* ---- scenarios */
+
+#define CAPBIT(c) (1ULL << (c))
+#define STAGE1_CAPS (CAPBIT(CAP_SETUID) | CAPBIT(CAP_SETGID))
+
+static unsigned long long
+proc_mask(const char *key)
+{
+	char v[64];
+
+	return status_field(key, v, sizeof(v)) ? strtoull(v, NULL, 16) : ~0ULL;
+}
+
+static void
+sc_master_and_stage1(void)
+{
+	unsigned long long want = CAPBIT(CAP_SETUID) | CAPBIT(CAP_SETGID) |
+	    CAPBIT(CAP_KILL) | CAPBIT(CAP_NET_BIND_SERVICE) |
+	    CAPBIT(CAP_SETPCAP) | CAPBIT(CAP_SYS_NICE);
+	unsigned long long bnd_before = proc_mask("CapBnd");
+	char expect[512];
+
+	want &= proc_mask("CapPrm");
+	/* Controls: without the filter, foreign ABIs are no crime. */
+	T("priv control x32 not killed without filter", in_grandchild(x32_getpid) == 0);
+	T("priv control i386 getpid works without filter", in_grandchild(i386_getpid) == 0);
+
+	priv_trace_on = 1;
+	T("priv master returns 0", priv_master(&cfg) == 0);
+	T("priv master Seccomp 2", status_is("Seccomp", "2"));
+	T("priv master still uid 0", ids4_are("Uid", 0));
+	T("priv master CapPrm cut", mask_is("CapPrm", want));
+	T("priv master CapEff cut", mask_is("CapEff", want));
+	T("priv master CapInh 0", mask_is("CapInh", 0));
+	T("priv master CapBnd untouched", proc_mask("CapBnd") == bnd_before);
+	T("priv master trace", strstr(logbuf, "priv: master: uid=0/0/0/0 ") != NULL);
+
+	T("priv stage1 returns 0", priv_stage1(&cfg) == 0);
+	T("priv stage1 Uid", ids4_are("Uid", UID_USER));
+	T("priv stage1 Gid", ids4_are("Gid", UID_USER));
+	T("priv stage1 Groups", groups_are((gid_t[]){ UID_USER }, 1));
+	T("priv stage1 CapPrm setuid+setgid", mask_is("CapPrm", STAGE1_CAPS));
+	T("priv stage1 CapEff setuid+setgid", mask_is("CapEff", STAGE1_CAPS));
+	T("priv stage1 CapInh 0", mask_is("CapInh", 0));
+	T("priv stage1 CapBnd 0", mask_is("CapBnd", 0));
+	T("priv stage1 CapAmb 0", mask_is("CapAmb", 0));
+	T("priv stage1 Seccomp 2", status_is("Seccomp", "2"));
+	T("priv stage1 NoNewPrivs 0", status_is("NoNewPrivs", "0"));
+	T("priv stage1 keepcaps off", prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) == 0);
+	snprintf(expect, sizeof(expect), "priv: stage 1: uid=%d/%d/%d/%d "
+	    "gid=%d/%d/%d/%d groups=%d CapInh=0000000000000000 "
+	    "CapPrm=00000000000000c0 CapEff=00000000000000c0 "
+	    "CapBnd=0000000000000000 CapAmb=0000000000000000 NoNewPrivs=0 "
+	    "Seccomp=2\n", UID_USER, UID_USER, UID_USER, UID_USER, UID_USER,
+	    UID_USER, UID_USER, UID_USER, UID_USER);
+	T("priv stage1 trace line", strstr(logbuf, expect) != NULL);
+
+	/* Holding CAP_SETUID/CAP_SETGID, only the filter stands in the way. */
+	T("priv filter setresuid(0,0,0) EPERM", eperm(setresuid(0, 0, 0)));
+	T("priv filter setuid(0) EPERM", eperm(setuid(0)));
+	T("priv filter setuid(5) EPERM", eperm(setuid(5)));
+	T("priv filter setreuid(-1,5) EPERM", eperm(setreuid((uid_t)-1, 5)));
+	T("priv filter setresuid 3rd arg out EPERM",
+	    eperm(setresuid(UID_A, UID_A, 70000)));
+	T("priv filter setuid(70000) EPERM", eperm(setuid(70000)));
+	T("priv filter setgid(0) EPERM", eperm(setgid(0)));
+	T("priv filter setresgid(5,5,5) EPERM", eperm(setresgid(5, 5, 5)));
+	T("priv filter setregid(70000,-1) EPERM", eperm(setregid(70000, (gid_t)-1)));
+	setfsuid(5);
+	T("priv filter setfsuid(5) refused", setfsuid((uid_t)-1) == UID_USER);
+	setfsgid(0);
+	T("priv filter setfsgid(0) refused", setfsgid((gid_t)-1) == UID_USER);
+	T("priv filter 65 groups EPERM", setgroups_65());
+	T("priv filter in-range setresuid allowed", in_grandchild(to_uid_b) == 0);
+	T("priv filter x32 SIGSYS", in_grandchild(x32_getpid) == SIGSYS);
+	T("priv filter i386 int 0x80 SIGSYS", in_grandchild(i386_getpid) == SIGSYS);
+}
+
+static void
+sc_stage2(void)
+{
+	struct priv_ident id;
+	char expect[512];
+
+	priv_trace_on = 1;
+	if (priv_master(&cfg) < 0 || priv_stage1(&cfg) < 0) {
+		T("priv stage2 setup", 0);
+		return;
+	}
+	priv_ident_vhost(&id, &vh[0]);
+	T("priv stage2 returns 0", priv_stage2(&id) == 0);
+	T("priv stage2 Uid", ids4_are("Uid", UID_A));
+	T("priv stage2 Gid", ids4_are("Gid", UID_A));
+	T("priv stage2 Groups exact", groups_are((gid_t[]){ UID_A, GID_EXTRA }, 2));
+	T("priv stage2 CapInh 0", mask_is("CapInh", 0));
+	T("priv stage2 CapPrm 0", mask_is("CapPrm", 0));
+	T("priv stage2 CapEff 0", mask_is("CapEff", 0));
+	T("priv stage2 CapBnd 0", mask_is("CapBnd", 0));
+	T("priv stage2 CapAmb 0", mask_is("CapAmb", 0));
+	T("priv stage2 NoNewPrivs 1", status_is("NoNewPrivs", "1"));
+	T("priv stage2 Seccomp 2", status_is("Seccomp", "2"));
+	T("priv stage2 setuid(0) EPERM", eperm(setuid(0)));
+	T("priv stage2 setresuid(0,0,0) EPERM", eperm(setresuid(0, 0, 0)));
+	T("priv stage2 setuid(5) EPERM", eperm(setuid(5)));
+	T("priv stage2 setgid(0) EPERM", eperm(setgid(0)));
+	T("priv stage2 65 groups EPERM", setgroups_65());
+	T("priv stage2 x32 SIGSYS", in_grandchild(x32_getpid) == SIGSYS);
+	T("priv stage2 i386 int 0x80 SIGSYS", in_grandchild(i386_getpid) == SIGSYS);
+	snprintf(expect, sizeof(expect), "priv: stage 2: uid=%d/%d/%d/%d "
+	    "gid=%d/%d/%d/%d groups=%d,%d CapInh=0000000000000000 "
+	    "CapPrm=0000000000000000 CapEff=0000000000000000 "
+	    "CapBnd=0000000000000000 CapAmb=0000000000000000 NoNewPrivs=1 "
+	    "Seccomp=2\n", UID_A, UID_A, UID_A, UID_A, UID_A, UID_A, UID_A,
+	    UID_A, UID_A, GID_EXTRA);
+	T("priv stage2 trace line", strstr(logbuf, expect) != NULL);
+}
+
+static void
+sc_no_new_privs_off(void)
+{
+	struct priv_ident id;
+	int before = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
+
+	if (priv_master(&cfg) < 0 || priv_stage1(&cfg) < 0) {
+		T("priv nnp-off setup", 0);
+		return;
+	}
+	priv_ident_vhost(&id, &vh[1]);
+	T("priv nnp-off stage2 returns 0", priv_stage2(&id) == 0);
+	T("priv nnp-off Uid", ids4_are("Uid", UID_B));
+	T("priv nnp-off Groups", groups_are((gid_t[]){ UID_B }, 1));
+	T("priv nnp-off CapPrm 0", mask_is("CapPrm", 0));
+	T("priv nnp-off NoNewPrivs 0", before == 1 || status_is("NoNewPrivs", "0"));
+}
+
+static void
+sc_out_of_range(void)
+{
+	struct priv_ident id;
+
+	if (priv_master(&cfg) < 0 || priv_stage1(&cfg) < 0) {
+		T("priv range setup", 0);
+		return;
+	}
+	/* A refused step stops stage 2 there: the gid first, as groups and
+	 * gid come before the uid. */
+	priv_ident_vhost(&id, &vh[0]);
+	id.gid = 70000;
+	T("priv range gid 70000 refused", priv_stage2(&id) == -1);
+	T("priv range gid refused left stage 1 gid", ids4_are("Gid", UID_USER));
+	priv_ident_vhost(&id, &vh[0]);
+	id.uid = 70000;
+	loglen = 0;
+	T("priv range uid 70000 refused", priv_stage2(&id) == -1);
+	T("priv range uid log names setresuid",
+	    strstr(logbuf, "setresuid(70000): Operation not permitted") != NULL);
+	T("priv range uid refused left stage 1 uid", ids4_are("Uid", UID_USER));
+	id.uid = 5;
+	T("priv range uid 5 refused", priv_stage2(&id) == -1);
+	priv_ident_vhost(&id, &vh[0]);
+	id.uid = 0;
+	T("priv range uid 0 refused", priv_stage2(&id) == -1);
+	T("priv range still uid 61000", ids4_are("Uid", UID_USER));
+}
+
+static void
+sc_nice_and_limits(void)
+{
+	struct priv_ident id;
+	struct rlimit rl;
+
+	vh[0].has_nice = 1;
+	vh[0].nice = -5;
+	vh[0].limit[0].resource = RLIMIT_NOFILE;
+	vh[0].limit[0].value = 100;
+	vh[0].limit[1].resource = RLIMIT_CPU;
+	vh[0].limit[1].value = 50;
+	vh[0].nlimit = 2;
+	if (priv_master(&cfg) < 0 || priv_stage1(&cfg) < 0) {
+		T("priv nice setup", 0);
+		return;
+	}
+	T("priv nice stage1 keeps sys_nice",
+	    mask_is("CapPrm", STAGE1_CAPS | CAPBIT(CAP_SYS_NICE)));
+	priv_ident_vhost(&id, &vh[0]);
+	T("priv nice stage2 returns 0", priv_stage2(&id) == 0);
+	errno = 0;
+	T("priv nice is -5", getpriority(PRIO_PROCESS, 0) == -5 && errno == 0);
+	T("priv limit nofile 100/100", getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur == 100 && rl.rlim_max == 100);
+	T("priv limit cpu 50/50", getrlimit(RLIMIT_CPU, &rl) == 0 &&
+	    rl.rlim_cur == 50 && rl.rlim_max == 50);
+	T("priv nice stage2 CapPrm 0", mask_is("CapPrm", 0));
+	T("priv nice stage2 CapEff 0", mask_is("CapEff", 0));
+}
+
+static void
+sc_limit_too_high(void)
+{
+	struct priv_ident id;
+	struct rlimit rl;
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	vh[0].limit[0].resource = RLIMIT_NOFILE;
+	vh[0].limit[0].value = rl.rlim_max + 1000;  /* raising: needs a cap */
+	vh[0].nlimit = 1;
+	if (priv_master(&cfg) < 0 || priv_stage1(&cfg) < 0) {
+		T("priv limit setup", 0);
+		return;
+	}
+	priv_ident_vhost(&id, &vh[0]);
+	loglen = 0;
+	T("priv limit above hard refused", priv_stage2(&id) == -1);
+	T("priv limit failure names the limit",
+	    strstr(logbuf, "`limit nofile ") != NULL);
+}
+
+static void
+sc_missing_setuid(void)
+{
+	cap_t c = cap_get_proc();
+	cap_value_t v = CAP_SETUID;
+
+	T("priv drop setuid for test", c &&
+	    cap_set_flag(c, CAP_PERMITTED, 1, &v, CAP_CLEAR) == 0 &&
+	    cap_set_flag(c, CAP_EFFECTIVE, 1, &v, CAP_CLEAR) == 0 &&
+	    cap_set_proc(c) == 0);
+	cap_free(c);
+	loglen = 0;
+	T("priv master without cap_setuid fails", priv_master(&cfg) == -1);
+	T("priv master says which cap", strstr(logbuf, "cap_setuid") != NULL);
+}
+
+static void
+ident_same(void)
+{
+	struct priv_ident a, b;
+
+	priv_ident_vhost(&a, &vh[0]);
+	priv_ident_vhost(&b, &vh[0]);
+	CHECK("priv ident copies vhost", a.uid == UID_A && a.gid == UID_A &&
+	    a.ngroups == 2 && a.groups[1] == GID_EXTRA && a.no_new_privs == 1 &&
+	    a.vh == &vh[0]);
+	b.groups[0] = GID_EXTRA;
+	b.groups[1] = UID_A;
+	CHECK("priv ident same groups other order", priv_ident_same(&a, &b));
+	b.groups[1] = 61006;
+	CHECK("priv ident other group differs", !priv_ident_same(&a, &b));
+	priv_ident_vhost(&b, &vh[0]);
+	b.ngroups = 1;
+	CHECK("priv ident fewer groups differs", !priv_ident_same(&a, &b));
+	priv_ident_vhost(&b, &vh[1]);
+	CHECK("priv ident other uid differs", !priv_ident_same(&a, &b));
+	priv_ident_vhost(&b, &vh[0]);
+	b.gid = UID_B;
+	CHECK("priv ident other gid differs", !priv_ident_same(&a, &b));
+}
+
+int
+main(void)
+{
+	if (geteuid() != 0) {
+		printf("skip unit_priv: needs root\n");
+		return 0;
+	}
+	config_setup();
+	ident_same();
+	scenario("priv master+stage1", sc_master_and_stage1);
+	scenario("priv stage2", sc_stage2);
+	scenario("priv nnp-off", sc_no_new_privs_off);
+	scenario("priv out-of-range", sc_out_of_range);
+	scenario("priv nice+limits", sc_nice_and_limits);
+	config_setup();
+	scenario("priv limit-too-high", sc_limit_too_high);
+	config_setup();
+	scenario("priv missing-cap", sc_missing_setuid);
+	return UNIT_END();
+}
