@@ -1,0 +1,205 @@
+"""tests/integration/test_priv.py: invariants 3, 4 and 5 on the real server.
+
+A connection child is looked at from outside, through /proc, at each stage:
+stage 1 while it waits for the rest of a request head, stage 2 while it
+holds a keep-alive connection open after answering. With -T the error log
+must show the same steps.
+"""
+import os
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from itkdtest import (Server, UID_USER, UID_A, UID_B, connect, need_root, ok, done,
+                      proc_status, two_vhost_conf, two_vhost_roots)
+
+GID_EXTRA = 61005
+CAP_STAGE1 = "00000000000000c0"     # cap_setuid | cap_setgid
+ZERO = "0000000000000000"
+
+
+def ids4(v):
+    return "\t".join([str(v)] * 4)
+
+
+def wait_child(srv, pred, timeout=3.0):
+    """The first child of the master whose status satisfies pred."""
+    end = time.time() + timeout
+    while time.time() < end:
+        for pid in srv.children():
+            st = proc_status(pid)
+            if st and pred(st):
+                return pid, st
+        time.sleep(0.02)
+    return None, {}
+
+
+def read_response(s, timeout=5.0):
+    """One response with Content-Length, leaving the connection open."""
+    s.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        b = s.recv(4096)
+        if not b:
+            return data
+        data += b
+    head, _, body = data.partition(b"\r\n\r\n")
+    m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+    n = int(m.group(1)) if m else 0
+    while len(body) < n:
+        b = s.recv(4096)
+        if not b:
+            break
+        body += b
+    return head + b"\r\n\r\n" + body
+
+
+def listen_inodes():
+    """Socket inodes of every TCP socket in LISTEN state on the machine."""
+    inodes = set()
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                next(f)
+                for line in f:
+                    w = line.split()
+                    if len(w) > 9 and w[3] == "0A":
+                        inodes.add(w[9])
+        except OSError:
+            pass
+    return inodes
+
+
+def fd_targets(pid):
+    out = []
+    d = "/proc/%d/fd" % pid
+    try:
+        for fd in os.listdir(d):
+            try:
+                out.append(os.readlink(os.path.join(d, fd)))
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return out
+
+
+def socket_inodes(pid):
+    return {t[len("socket:["):-1] for t in fd_targets(pid) if t.startswith("socket:[")}
+
+
+def check_stage1(st):
+    ok("priv stage1 Uid all user", st.get("Uid") == ids4(UID_USER), st.get("Uid"))
+    ok("priv stage1 Gid all user", st.get("Gid") == ids4(UID_USER), st.get("Gid"))
+    ok("priv stage1 Groups", st.get("Groups", "").split() == [str(UID_USER)],
+       st.get("Groups"))
+    ok("priv stage1 CapPrm setuid+setgid", st.get("CapPrm") == CAP_STAGE1, st.get("CapPrm"))
+    ok("priv stage1 CapEff setuid+setgid", st.get("CapEff") == CAP_STAGE1, st.get("CapEff"))
+    ok("priv stage1 CapInh 0", st.get("CapInh") == ZERO, st.get("CapInh"))
+    ok("priv stage1 CapBnd 0", st.get("CapBnd") == ZERO, st.get("CapBnd"))
+    ok("priv stage1 CapAmb 0", st.get("CapAmb") == ZERO, st.get("CapAmb"))
+    ok("priv stage1 Seccomp 2", st.get("Seccomp") == "2", st.get("Seccomp"))
+    ok("priv stage1 NoNewPrivs 0", st.get("NoNewPrivs") == "0", st.get("NoNewPrivs"))
+
+
+def check_stage2(st):
+    ok("priv stage2 Uid all vhost", st.get("Uid") == ids4(UID_A), st.get("Uid"))
+    ok("priv stage2 Gid all vhost", st.get("Gid") == ids4(UID_A), st.get("Gid"))
+    ok("priv stage2 Groups exact",
+       sorted(st.get("Groups", "").split()) == sorted([str(UID_A), str(GID_EXTRA)]),
+       st.get("Groups"))
+    for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        ok("priv stage2 %s 0" % k, st.get(k) == ZERO, st.get(k))
+    ok("priv stage2 NoNewPrivs 1", st.get("NoNewPrivs") == "1", st.get("NoNewPrivs"))
+    ok("priv stage2 Seccomp 2", st.get("Seccomp") == "2", st.get("Seccomp"))
+
+
+def main():
+    need_root("test_priv")
+    conf = two_vhost_conf(
+        extra_a="groups #%d #%d\naccess-log {dir}/a-access.log" % (UID_A, GID_EXTRA),
+        extra_b="access-log {dir}/b-access.log\nno-new-privs off")
+    srv = Server(conf, name="priv", start=False, extra_args=["-T"])
+    two_vhost_roots(srv.dir)
+    try:
+        srv.start()
+    except RuntimeError as e:
+        ok("priv server starts", False, str(e))
+        srv.cleanup()
+        done()
+    try:
+        master = proc_status(srv.proc.pid)
+        ok("priv master Seccomp 2", master.get("Seccomp") == "2", master.get("Seccomp"))
+        ok("priv master still uid 0", master.get("Uid") == ids4(0), master.get("Uid"))
+
+        # Stage 1: half a request head; the child waits for the rest.
+        s1 = connect(srv.port)
+        s1.sendall(b"GET / HTTP/1.1\r\nHost: a.te")
+        pid1, st1 = wait_child(srv, lambda st: st.get("Uid") == ids4(UID_USER))
+        if not ok("priv stage1 child found", pid1 is not None,
+                  [proc_status(p).get("Uid") for p in srv.children()]):
+            return
+        check_stage1(st1)
+        ok("priv stage1 no listening socket",
+           not (socket_inodes(pid1) & listen_inodes()), fd_targets(pid1))
+
+        # Stage 2: a full keep-alive request, answered, connection kept.
+        s2 = connect(srv.port)
+        s2.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
+        resp = read_response(s2)
+        ok("priv stage2 request answered", resp.startswith(b"HTTP/1.1 200"), resp[:80])
+        pid2, st2 = wait_child(srv, lambda st: st.get("Uid") == ids4(UID_A))
+        if ok("priv stage2 child found", pid2 is not None,
+              [proc_status(p).get("Uid") for p in srv.children()]):
+            check_stage2(st2)
+            # The method works: the master does hold a listening socket.
+            ok("priv master holds a listening socket (control)",
+               bool(socket_inodes(srv.proc.pid) & listen_inodes()))
+            ok("priv stage2 no listening socket",
+               not (socket_inodes(pid2) & listen_inodes()), fd_targets(pid2))
+            b_log = os.path.join(srv.dir, "b-access.log")
+            ok("priv master holds b's log (control)",
+               b_log in fd_targets(srv.proc.pid), fd_targets(srv.proc.pid))
+            ok("priv stage2 no fd of another vhost's log",
+               b_log not in fd_targets(pid2), fd_targets(pid2))
+            ok("priv stage2 keeps its own log",
+               os.path.join(srv.dir, "a-access.log") in fd_targets(pid2),
+               fd_targets(pid2))
+
+        # A vhost with `no-new-privs off`: the same, but NoNewPrivs 0.
+        s3 = connect(srv.port)
+        s3.sendall(b"GET / HTTP/1.1\r\nHost: b.test\r\n\r\n")
+        resp = read_response(s3)
+        ok("priv nnp-off request answered", resp.startswith(b"HTTP/1.1 200"), resp[:80])
+        pid3, st3 = wait_child(srv, lambda st: st.get("Uid") == ids4(UID_B))
+        if ok("priv nnp-off child found", pid3 is not None):
+            ok("priv nnp-off NoNewPrivs 0", st3.get("NoNewPrivs") == "0", st3.get("NoNewPrivs"))
+            ok("priv nnp-off caps 0", all(st3.get(k) == ZERO for k in
+               ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")), st3)
+            ok("priv nnp-off Seccomp 2", st3.get("Seccomp") == "2", st3.get("Seccomp"))
+        s3.close()
+        s2.close()
+        s1.close()
+
+        # -T: the same steps, as the server saw them.
+        time.sleep(0.2)
+        log = srv.log()
+        ok("priv trace master", re.search(r"priv: master: uid=0/0/0/0 .*Seccomp=2", log),
+           log[-2000:])
+        ok("priv trace stage 1", re.search(
+            r"priv: stage 1: uid=%d/%d/%d/%d gid=%d/%d/%d/%d groups=%d "
+            r"CapInh=0{16} CapPrm=%s CapEff=%s CapBnd=0{16} CapAmb=0{16} "
+            r"NoNewPrivs=0 Seccomp=2" % ((UID_USER,) * 9 + (CAP_STAGE1, CAP_STAGE1)),
+            log), log[-2000:])
+        ok("priv trace stage 2", re.search(
+            r"priv: stage 2: uid=%d/%d/%d/%d gid=%d/%d/%d/%d groups=(%d,%d|%d,%d) "
+            r"CapInh=0{16} CapPrm=0{16} CapEff=0{16} CapBnd=0{16} CapAmb=0{16} "
+            r"NoNewPrivs=1 Seccomp=2" % ((UID_A,) * 8 + (UID_A, GID_EXTRA, GID_EXTRA, UID_A)),
+            log), log[-2000:])
+    finally:
+        srv.cleanup()
+
+
+main()
+done()
