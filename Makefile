@@ -8,16 +8,20 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -DITKD_VERSION='"$(VERSION)"' \
            -Wall -Wextra -Werror -Wshadow -Wformat=2 -fno-strict-aliasing
 LDLIBS  += -lbearssl -lcap
 
+# Objects live in a directory per flavour, so a sanitizer build and a plain
+# one (or two engineers building both) never mix objects.
+O        = build/obj
 ifeq ($(SANITIZE),1)
+O        = build/asan
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
 
 SRC  = itkd.c score.c serve.c conn.c body.c http.c vhost.c priv.c path.c file.c cgi.c log.c tls.c
-OBJ  = $(SRC:.c=.o)
+OBJ  = $(SRC:%.c=$(O)/%.o)
 HDR  = $(wildcard *.h)
 
-UNIT = tests/unit_http tests/unit_vhost tests/unit_path
+UNIT = tests/unit_http tests/unit_vhost tests/unit_path tests/unit_priv
 HELPERS = tests/helpers/credcheck
 
 all: itkd
@@ -25,16 +29,19 @@ all: itkd
 itkd: $(OBJ)
 	$(CC) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
 
-%.o: %.c $(HDR)
+$(O)/%.o: %.c $(HDR)
+	@mkdir -p $(O)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 # Unit tests link only the file they test (plus the leaves it needs).
-tests/unit_http: tests/unit_http.c http.o tests/unit.h
-	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< http.o
-tests/unit_vhost: tests/unit_vhost.c vhost.o tests/unit.h
-	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< vhost.o
-tests/unit_path: tests/unit_path.c path.o vhost.o tests/unit.h
-	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< path.o vhost.o
+tests/unit_http: tests/unit_http.c $(O)/http.o tests/unit.h
+	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/http.o
+tests/unit_vhost: tests/unit_vhost.c $(O)/vhost.o tests/unit.h
+	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/vhost.o
+tests/unit_path: tests/unit_path.c $(O)/path.o $(O)/vhost.o tests/unit.h
+	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/path.o $(O)/vhost.o
+tests/unit_priv: tests/unit_priv.c $(O)/priv.o tests/unit.h
+	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/priv.o -lcap
 tests/helpers/%: tests/helpers/%.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
@@ -49,6 +56,34 @@ run: deps itkd
 
 clean:
 	rm -f itkd itkd-static *.o $(UNIT) $(HELPERS)
+	rm -rf build/obj build/asan
 	rm -rf tests/tmp
 
-.PHONY: all deps check run clean
+# make static: scripts/static builds BearSSL and libcap from Debian's source
+# packages with musl-gcc into build/static, then calls itkd-static with
+# CC=musl-gcc: the same SRC, objects in build/static/obj, linked statically.
+SOBJ = $(SRC:%.c=build/static/obj/%.o)
+
+static:
+	@sh scripts/static
+
+itkd-static: $(SOBJ)
+	$(CC) $(STATIC_LDFLAGS) -o $@ $(SOBJ) $(LDLIBS)
+	strip --strip-all -R .comment $@
+
+build/static/obj/%.o: %.c $(HDR)
+	@mkdir -p build/static/obj
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# make install [PREFIX=/usr/local] [DESTDIR=]
+PREFIX ?= /usr/local
+install: itkd
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
+	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/doc/itkd
+	install -m 0755 itkd $(DESTDIR)$(PREFIX)/sbin/itkd
+	install -m 0644 man/itkd.8 $(DESTDIR)$(PREFIX)/share/man/man8/itkd.8
+	install -m 0644 man/itkd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/itkd.conf.5
+	if [ -f conf/itkd.conf.example ]; then install -m 0644 conf/itkd.conf.example \
+	    $(DESTDIR)$(PREFIX)/share/doc/itkd/itkd.conf.example; fi
+
+.PHONY: all deps check run clean static install
