@@ -489,6 +489,13 @@ priv_master(const struct config *cfg)
 	 *    theirs). The filter can never be removed, only stacked on. The
 	 *    master is uid 0 and calls no set*id, so denying 0 costs it
 	 *    nothing. */
+	if (cfg->uid == 0 || cfg->gid == 0 || cfg->uid_min == 0 ||
+	    cfg->gid_min == 0) {        /* the filter would admit root */
+		log_error(NULL, "priv: master: refusing a config that admits "
+		    "uid or gid 0 (user %u:%u, ranges from %u and %u)",
+		    cfg->uid, cfg->gid, cfg->uid_min, cfg->gid_min);
+		return -1;
+	}
 	if (filter_build(&f, cfg) < 0) {
 		log_error(NULL, "priv: master: seccomp filter: %u instructions "
 		    "or a jump too far", f.n);

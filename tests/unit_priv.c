@@ -528,6 +528,20 @@ sc_missing_setuid(void)
 }
 
 static void
+sc_root_admitted(void)
+{
+	int mode = prctl(PR_GET_SECCOMP, 0, 0, 0, 0);   /* 2 in some containers */
+
+	cfg.uid_min = 0;
+	T("priv master refuses uid-range from 0", priv_master(&cfg) == -1);
+	cfg.uid_min = RANGE_MIN;
+	cfg.gid = 0;
+	T("priv master refuses group 0", priv_master(&cfg) == -1);
+	T("priv master refusals installed no filter",
+	    mode != 0 || prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 0);
+}
+
+static void
 ident_same(void)
 {
 	struct priv_ident a, b;
@@ -570,5 +584,6 @@ main(void)
 	scenario("priv limit-too-high", sc_limit_too_high);
 	config_setup();
 	scenario("priv missing-cap", sc_missing_setuid);
+	scenario("priv root-admitted", sc_root_admitted);
 	return UNIT_END();
 }
