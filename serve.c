@@ -58,6 +58,11 @@ reject(const struct config *cfg, const struct vhost *vh, int status)
 {
 	struct exchange ex;
 
+	if (conn.timed_out) {
+		/* The head was too slow; the answer gets a short time of its own. */
+		conn.error = conn.timed_out = 0;
+		conn_deadline(&conn, 2);
+	}
 	memset(&ex, 0, sizeof(ex));
 	ex.c = &conn;
 	ex.cfg = cfg;
