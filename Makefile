@@ -21,8 +21,8 @@ SRC  = itkd.c score.c serve.c conn.c body.c http.c vhost.c priv.c path.c file.c 
 OBJ  = $(SRC:%.c=$(O)/%.o)
 HDR  = $(wildcard *.h)
 
-UNIT = tests/unit_http tests/unit_vhost tests/unit_path tests/unit_priv
-HELPERS = tests/helpers/credcheck
+UNIT = $(patsubst %.c,%,$(wildcard tests/unit_*.c))
+HELPERS = $(patsubst %.c,%,$(wildcard tests/helpers/*.c))
 
 all: itkd
 
@@ -60,20 +60,14 @@ clean:
 	rm -rf tests/tmp
 
 # make static: scripts/static builds BearSSL and libcap from Debian's source
-# packages with musl-gcc into build/static, then calls itkd-static with
-# CC=musl-gcc: the same SRC, objects in build/static/obj, linked statically.
-SOBJ = $(SRC:%.c=build/static/obj/%.o)
-
+# packages with musl-gcc into build/static, then makes itkd-static with
+# CC=musl-gcc O=build/static/obj: the same SRC, linked statically, stripped.
 static:
 	@sh scripts/static
 
-itkd-static: $(SOBJ)
-	$(CC) $(STATIC_LDFLAGS) -o $@ $(SOBJ) $(LDLIBS)
+itkd-static: $(OBJ)
+	$(CC) $(STATIC_LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
 	strip --strip-all -R .comment $@
-
-build/static/obj/%.o: %.c $(HDR)
-	@mkdir -p build/static/obj
-	$(CC) $(CFLAGS) -c -o $@ $<
 
 # make install [PREFIX=/usr/local] [DESTDIR=]
 PREFIX ?= /usr/local
