@@ -361,7 +361,7 @@ emit_id_call(struct filter *f, const struct id_call *c, uint32_t own,
 	jf_to(f, not_this, f->n);
 }
 
-/* if (nr == nr) return count > VHOST_GROUPS_MAX ? EPERM : ALLOW.
+/*   if (nr == setgroups) return count > VHOST_GROUPS_MAX ? EPERM : ALLOW;
  * The list itself is a pointer the filter cannot read: which groups are
  * set is guarded by the code, which calls setgroups once, with the
  * vhost's groups, before it gives up CAP_SETGID for good. */
