@@ -1,14 +1,1118 @@
-/* cgi.c: CGI/1.1 (RFC 3875). Placeholder until the real thing lands. */
-#include <stddef.h>
+/* cgi.c: CGI/1.1 (RFC 3875), in stage 2, as the vhost's identity.
+ *
+ * The script gets an environment built from scratch, fds 0-2 only, default
+ * signal dispositions, its own directory and its own process group. One
+ * poll() loop moves the request body to its stdin, its stdout to the
+ * client and its stderr to the error log, all at once, so a script that
+ * writes before it reads cannot deadlock against us.
+ *
+ * Decisions where RFC 3875 leaves room:
+ * - Authorization is passed as HTTP_AUTHORIZATION (4.1.18 says SHOULD
+ *   NOT): itkd authenticates nobody, so the script is the only party the
+ *   credentials can be meant for (php-cgi builds PHP_AUTH_* from it), and
+ *   it runs as the vhost owner, who is also who receives them. AUTH_TYPE is
+ *   the scheme of that header. Proxy-Authorization is never passed.
+ * - Header names with bytes other than letters, digits and '-' are not
+ *   passed (like Apache): "X_Real_IP" must not pose as "X-Real-IP".
+ *   Repeated fields are joined with ", " ("; " for Cookie).
+ * - A chunked request body is decoded into memory (a memfd) first, up to
+ *   CGI_CHUNKED_MAX, so that CONTENT_LENGTH can be set as 4.1.2 requires;
+ *   past that 413. Content-Length bodies are streamed.
+ * - A response with neither Content-Type nor Location is none of the forms
+ *   of 6.2: 502, except Status 204 or 304, which have no body to type.
+ * - A Location that is a path (not "//") without Status is a local
+ *   redirect (6.2.2); with a URL or with Status it goes to the client, 302
+ *   unless Status says otherwise.
+ * - cgi-timeout counts the script's time, not the client's: time spent
+ *   blocked writing to a slow client pushes the deadline back (each of
+ *   those writes is bounded by `timeout` instead).
+ * - A script that exits leaving children behind is not hunted down, as in
+ *   Apache; a timeout or a lost client kills the whole process group.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "body.h"
 #include "cgi.h"
-#include "serve.h"
+#include "conn.h"
+#include "http.h"
+#include "log.h"
 #include "path.h"
+#include "serve.h"
+#include "tls.h"
+#include "vhost.h"
+
+#define CGI_ENV_MAX       65536         /* bytes of the whole environment */
+#define CGI_ENV_VARS      (HTTP_FIELDS_MAX + 32)
+#define CGI_CHUNKED_MAX   (16u << 20)   /* a chunked body buffered for CONTENT_LENGTH */
+#define CGI_DISCARD_MAX   (1u << 20)    /* body left unread by the script */
+#define CGI_IO            65536
+#define CGI_ERRLINE       1024
+#define CGI_ERRLINES_MAX  1000          /* stderr lines logged per request */
+#define CGI_REAP_POLL_MS  20
+
+/* ---- the script's header block ------------------------------------- */
+
+static int
+is_tchar(unsigned char ch)
+{
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+	    (ch >= 'A' && ch <= 'Z') || (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/* A field value: visible ASCII, blanks, obs-text; no control byte. */
+static int
+value_ok(const char *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)v[i];
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+/* "Status: 404 Not Found" (the phrase may be missing). 200-599 only: an
+ * interim 1xx from a script makes no sense, and a 101 would be dangerous. */
+static int
+parse_status(struct cgi_head *h, const char *v)
+{
+	int code;
+
+	if (h->status != 0 || v[0] < '1' || v[0] > '5' ||
+	    v[1] < '0' || v[1] > '9' || v[2] < '0' || v[2] > '9' ||
+	    (v[3] != '\0' && v[3] != ' ' && v[3] != '\t'))
+		return -1;
+	code = (v[0] - '0') * 100 + (v[1] - '0') * 10 + (v[2] - '0');
+	if (code < 200)
+		return -1;
+	h->status = code;
+	h->reason = v[3] ? v + 4 : v + 3;
+	return 0;
+}
+
+static int
+parse_length(struct cgi_head *h, const char *v)
+{
+	uint64_t n = 0;
+	const char *p;
+
+	if (*v == '\0')
+		return -1;
+	for (p = v; *p; p++) {
+		if (*p < '0' || *p > '9' || n > (UINT64_MAX >> 4) / 10)
+			return -1;
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	if (h->has_length && h->content_length != n)
+		return -1;
+	h->has_length = 1;
+	h->content_length = n;
+	return 0;
+}
+
+/* A Location is a URI reference: no blanks, no control bytes. */
+static int
+parse_location(struct cgi_head *h, const char *v)
+{
+	const unsigned char *p;
+
+	if (h->location != NULL || *v == '\0')
+		return -1;
+	for (p = (const unsigned char *)v; *p; p++)
+		if (*p <= ' ' || *p == 0x7f)
+			return -1;
+	h->location = v;
+	return 0;
+}
+
+/* Fields we frame ourselves, or that are about this hop only. */
+static int
+dropped(const char *name)
+{
+	static const char *const names[] = { "Connection", "Keep-Alive",
+	    "Transfer-Encoding", "TE", "Trailer", "Upgrade", "Proxy-Connection",
+	    "Date", "Server" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcasecmp(name, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+add_field(struct cgi_head *h, const char *name, const char *value)
+{
+	if (strcasecmp(name, "Status") == 0)
+		return parse_status(h, value);
+	if (strcasecmp(name, "Location") == 0)
+		return parse_location(h, value);
+	if (strcasecmp(name, "Content-Length") == 0)
+		return parse_length(h, value);
+	if (strcasecmp(name, "Content-Type") == 0) {
+		if (h->content_type != NULL || *value == '\0')
+			return -1;
+		h->content_type = value;
+		return 0;
+	}
+	if (dropped(name))
+		return 0;
+	if (h->nfields >= CGI_FIELDS_MAX)
+		return -1;
+	h->fields[h->nfields].name = name;
+	h->fields[h->nfields].value = value;
+	h->nfields++;
+	return 0;
+}
+
+/* One line line[0..n) (its LF and one CR before it already cut) into
+ * h->buf at *used as "name\0value\0". */
+static int
+parse_line(struct cgi_head *h, size_t *used, const char *line, size_t n)
+{
+	const char *colon = memchr(line, ':', n), *v, *end = line + n;
+	size_t i, nlen, vlen;
+	char *name, *value;
+
+	if (colon == NULL || colon == line)
+		return -1;
+	nlen = (size_t)(colon - line);
+	for (i = 0; i < nlen; i++)
+		if (!is_tchar((unsigned char)line[i]))
+			return -1;      /* also a leading blank: obsolete folding */
+	for (v = colon + 1; v < end && (*v == ' ' || *v == '\t'); v++)
+		;
+	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	vlen = (size_t)(end - v);
+	if (!value_ok(v, vlen) || *used + nlen + vlen + 2 > sizeof(h->buf))
+		return -1;
+	name = h->buf + *used;
+	memcpy(name, line, nlen);
+	name[nlen] = '\0';
+	value = name + nlen + 1;
+	memcpy(value, v, vlen);
+	value[vlen] = '\0';
+	*used += nlen + vlen + 2;
+	return add_field(h, name, value);
+}
+
+int
+cgi_parse_headers(const char *buf, size_t len, struct cgi_head *out)
+{
+	size_t pos = 0, used = 0, n;
+	const char *nl;
+
+	out->nfields = 0;
+	out->status = 0;
+	out->reason = out->content_type = out->location = NULL;
+	out->has_length = 0;
+	out->content_length = 0;
+	if (len > CGI_HEAD_MAX)
+		len = CGI_HEAD_MAX;
+	for (;;) {
+		nl = memchr(buf + pos, '\n', len - pos);
+		if (nl == NULL)
+			return len >= CGI_HEAD_MAX ? -1 : 0;
+		n = (size_t)(nl - (buf + pos));
+		if (n > 0 && buf[pos + n - 1] == '\r')
+			n--;
+		if (n == 0)
+			break;
+		if (parse_line(out, &used, buf + pos, n) < 0)
+			return -1;
+		pos = (size_t)(nl - buf) + 1;
+	}
+	if (out->content_type == NULL && out->location == NULL &&
+	    out->status != 204 && out->status != 304)
+		return -1;
+	return (int)(nl - buf) + 1;
+}
+
+/* ---- the environment -------------------------------------------------- */
+
+struct env {
+	char buf[CGI_ENV_MAX];
+	size_t len;
+	char *vars[CGI_ENV_VARS + 1];
+	size_t n;
+	size_t start;           /* of the variable being written */
+	int overflow;
+};
+
+static void
+env_cat(struct env *e, const char *s, size_t n)
+{
+	if (e->overflow || n >= sizeof(e->buf) - e->len) {
+		e->overflow = 1;
+		return;
+	}
+	memcpy(e->buf + e->len, s, n);
+	e->len += n;
+}
+
+static void
+env_start(struct env *e, const char *name)
+{
+	e->start = e->len;
+	env_cat(e, name, strlen(name));
+	env_cat(e, "=", 1);
+}
+
+static void
+env_end(struct env *e)
+{
+	env_cat(e, "", 1);
+	if (e->n >= CGI_ENV_VARS)
+		e->overflow = 1;
+	if (!e->overflow)
+		e->vars[e->n++] = e->buf + e->start;
+}
+
+static void
+env_set(struct env *e, const char *name, const char *value)
+{
+	env_start(e, name);
+	env_cat(e, value, strlen(value));
+	env_end(e);
+}
+
+static void __attribute__((format(printf, 3, 4)))
+env_setf(struct env *e, const char *name, const char *fmt, ...)
+{
+	char val[64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(val, sizeof(val), fmt, ap);
+	va_end(ap);
+	env_set(e, name, val);
+}
+
+/* Request fields that never become HTTP_* (see the top of the file). */
+static int
+field_hidden(const char *name)
+{
+	static const char *const names[] = { "Proxy", "Content-Type",
+	    "Content-Length", "Transfer-Encoding", "Proxy-Authorization" };
+	size_t i;
+	const char *p;
+
+	for (p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-'))
+			return 1;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcasecmp(name, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Every request field as HTTP_*, repeated ones joined into the first. */
+static void
+env_fields(struct env *e, const struct http_request *r)
+{
+	char name[5 + 256];
+	size_t i, j, k;
+
+	for (i = 0; i < r->nfields; i++) {
+		const char *fn = r->fields[i].name;
+		for (j = 0; j < i && strcasecmp(r->fields[j].name, fn) != 0; j++)
+			;
+		if (j < i || field_hidden(fn) || strlen(fn) > 255)
+			continue;
+		memcpy(name, "HTTP_", 5);
+		for (k = 0; fn[k]; k++)
+			name[5 + k] = fn[k] == '-' ? '_' :
+			    (fn[k] >= 'a' && fn[k] <= 'z' ? fn[k] - 32 : fn[k]);
+		name[5 + k] = '\0';
+		env_start(e, name);
+		env_cat(e, r->fields[i].value, strlen(r->fields[i].value));
+		for (j = i + 1; j < r->nfields; j++) {
+			if (strcasecmp(r->fields[j].name, fn) != 0)
+				continue;
+			env_cat(e, strcasecmp(fn, "Cookie") == 0 ? "; " : ", ", 2);
+			env_cat(e, r->fields[j].value, strlen(r->fields[j].value));
+		}
+		env_end(e);
+	}
+}
+
+/* The vhost's canonical name; the Host asked for if that is a wildcard. */
+static const char *
+server_name(const struct exchange *ex)
+{
+	if (ex->vh->nnames > 0 && ex->vh->names[0][0] != '*')
+		return ex->vh->names[0];
+	if (ex->r->host != NULL && ex->r->host[0] != '\0')
+		return ex->r->host;
+	return ex->c->local_addr;
+}
+
+/* RFC 3875 4.1 and the customary extras. 0, or 500 if it did not fit. */
+static int
+env_build(struct env *e, const struct exchange *ex, const struct path_res *res,
+    int has_body, uint64_t body_len)
+{
+	const struct http_request *r = ex->r;
+	const char *auth = http_field(r, "Authorization"), *ctype;
+	size_t n;
+
+	e->len = e->n = 0;
+	e->overflow = 0;
+	if (auth != NULL && (n = strcspn(auth, " \t")) > 0) {
+		env_start(e, "AUTH_TYPE");
+		env_cat(e, auth, n);
+		env_end(e);
+	}
+	if (has_body)
+		env_setf(e, "CONTENT_LENGTH", "%llu", (unsigned long long)body_len);
+	if ((ctype = http_field(r, "Content-Type")) != NULL)
+		env_set(e, "CONTENT_TYPE", ctype);
+	env_set(e, "GATEWAY_INTERFACE", "CGI/1.1");
+	env_set(e, "PATH_INFO", res->path_info);
+	if (res->path_info[0] != '\0') {
+		env_start(e, "PATH_TRANSLATED");
+		env_cat(e, ex->docroot, strlen(ex->docroot));
+		env_cat(e, res->path_info, strlen(res->path_info));
+		env_end(e);
+	}
+	env_set(e, "QUERY_STRING", r->query ? r->query : "");
+	env_set(e, "REMOTE_ADDR", ex->c->peer_addr);
+	env_set(e, "REMOTE_HOST", ex->c->peer_addr);
+	env_set(e, "REQUEST_METHOD", r->method_name);
+	env_start(e, "SCRIPT_NAME");
+	env_cat(e, ex->prefix, strlen(ex->prefix));
+	env_cat(e, res->script_name, strlen(res->script_name));
+	env_end(e);
+	env_set(e, "SERVER_NAME", server_name(ex));
+	env_setf(e, "SERVER_PORT", "%u", ex->c->local_port);
+	env_set(e, "SERVER_PROTOCOL", r->minor ? "HTTP/1.1" : "HTTP/1.0");
+	env_set(e, "SERVER_SOFTWARE", "itkd/" ITKD_VERSION);
+	env_set(e, "REQUEST_URI", r->target);
+	env_set(e, "SCRIPT_FILENAME", res->fs);
+	env_set(e, "DOCUMENT_ROOT", ex->docroot);
+	env_setf(e, "REMOTE_PORT", "%u", ex->c->peer_port);
+	if (ex->tls)
+		env_set(e, "HTTPS", "on");
+	env_set(e, "REDIRECT_STATUS", "200");
+	env_set(e, "PATH", "/usr/local/bin:/usr/bin:/bin");
+	env_fields(e, r);
+	e->vars[e->n] = NULL;
+	return e->overflow ? 500 : 0;
+}
+
+/* ---- the child ---------------------------------------------------------- */
+
+static void
+close_from(int lowfd)
+{
+	struct rlimit rl;
+	int fd, max = 65536;
+
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0) == 0)
+		return;
+#endif
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < (rlim_t)max)
+		max = (int)rl.rlim_cur;
+	for (fd = lowfd; fd < max; fd++)
+		close(fd);
+}
+
+/* fork()ed: become the script. Only async-signal-safe calls from here.
+ * An exec failure reports errno on fd 3 (close-on-exec: gone on success). */
+static void __attribute__((noreturn))
+child_exec(const char *dir, char *const argv[], char *const envp[],
+    int in, int out, int err, int report)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int sig, e, failfd = report;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL);      /* fails harmlessly for some */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	setpgid(0, 0);
+	/* First lift every fd above the ones we fill, so none is clobbered. */
+	if ((in = fcntl(in, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    (out = fcntl(out, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    (err = fcntl(err, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    (report = fcntl(report, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0 ||
+	    dup3(report, 3, O_CLOEXEC) < 0)
+		goto fail;
+	failfd = 3;
+	close_from(4);
+	if (chdir(dir) < 0)
+		goto fail;
+	execve(argv[0], argv, envp);
+fail:
+	e = errno;
+	if (write(failfd, &e, sizeof(e)) < 0)
+		_exit(126);
+	_exit(127);
+}
+
+/* ---- the exchange ------------------------------------------------------ */
+
+enum out_state { OUT_HEAD, OUT_BODY, OUT_DISCARD, OUT_NPH };
+
+struct run {
+	struct exchange *ex;
+	const struct path_res *res;
+	struct body b;
+	pid_t pid;
+	int reaped, wstatus;
+	int in, out, err;               /* our pipe ends, -1 once closed */
+	int64_t deadline;               /* of the script: cgi-timeout */
+	enum out_state state;
+	int chunked;                    /* our answer is chunked */
+	int has_left;                   /* the script gave Content-Length ... */
+	uint64_t left;                  /* ... and this much is still to pass */
+	int unflushed;
+	int redirect;
+	int timed_out;
+	size_t hlen;                    /* bytes in hbuf */
+	size_t bpos, blen;              /* body bytes in bbuf, to the script */
+	size_t elen;                    /* stderr bytes in ebuf */
+	unsigned elines;
+};
+
+/* One connection per process and one script at a time: static storage
+ * keeps the big buffers off the stack. */
+static struct run run;
+static struct env env;
+static struct cgi_head head;
+static char hbuf[CGI_HEAD_MAX];
+static char bbuf[CGI_IO];
+static char obuf[CGI_IO];
+static char ebuf[CGI_ERRLINE + 1];
+static char redirect_query[HTTP_HEAD_MAX];
+
+static void
+close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Kill the script's whole group (if it still runs) and reap it. */
+static void
+stop_script(struct run *u)
+{
+	if (u->pid > 0 && !u->reaped) {
+		kill(-u->pid, SIGKILL);
+		kill(u->pid, SIGKILL);  /* had it not reached setpgid yet */
+		while (waitpid(u->pid, &u->wstatus, 0) < 0 && errno == EINTR)
+			;
+		u->reaped = 1;
+	}
+	close_fd(&u->in);
+	close_fd(&u->out);
+	close_fd(&u->err);
+}
+
+/* Write to the client under `timeout`, and do not count the time against
+ * the script. 0 or -1 (the client is gone or too slow). */
+static int
+client_write(struct run *u, const void *buf, size_t n)
+{
+	int64_t t0 = conn_now_ms();
+	int rc;
+
+	conn_deadline(u->ex->c, u->ex->cfg->timeout);
+	rc = conn_write(u->ex->c, buf, n);
+	u->deadline += conn_now_ms() - t0;
+	u->unflushed = 1;
+	return rc;
+}
+
+static int
+client_flush(struct run *u)
+{
+	int64_t t0 = conn_now_ms();
+	int rc;
+
+	conn_deadline(u->ex->c, u->ex->cfg->timeout);
+	rc = conn_flush(u->ex->c);
+	u->deadline += conn_now_ms() - t0;
+	u->unflushed = 0;
+	return rc;
+}
+
+static void
+log_stderr_line(struct run *u)
+{
+	ebuf[u->elen] = '\0';
+	if (u->elen > 0 && ebuf[u->elen - 1] == '\r')
+		ebuf[u->elen - 1] = '\0';
+	if (u->elines < CGI_ERRLINES_MAX)
+		log_error(u->ex->vh, "cgi %s: %s", u->res->fs, ebuf);
+	else if (u->elines == CGI_ERRLINES_MAX)
+		log_error(u->ex->vh, "cgi %s: more stderr output dropped",
+		    u->res->fs);
+	u->elines++;
+	u->elen = 0;
+}
+
+/* stderr: one log line per line written (long ones split). */
+static void
+read_stderr(struct run *u)
+{
+	char buf[4096];
+	ssize_t n, i;
+
+	n = read(u->err, buf, sizeof(buf));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (u->elen > 0)
+			log_stderr_line(u);
+		close_fd(&u->err);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (buf[i] == '\n') {
+			log_stderr_line(u);
+			continue;
+		}
+		ebuf[u->elen++] = buf[i];
+		if (u->elen == CGI_ERRLINE)
+			log_stderr_line(u);
+	}
+}
+
+/* ---- the answer's head -------------------------------------------------- */
+
+static int
+field_given(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < head.nfields; i++)
+		if (strcasecmp(head.fields[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* "Location: /path?query" without Status: serve that path as a GET. */
+static int
+local_redirect(struct run *u)
+{
+	const char *loc = head.location, *q = strchr(loc, '?');
+	size_t plen = q ? (size_t)(q - loc) : strlen(loc);
+
+	if (plen >= sizeof(u->ex->redirect) ||
+	    (q && strlen(q + 1) >= sizeof(redirect_query)))
+		return 502;
+	memcpy(u->ex->redirect, loc, plen);
+	u->ex->redirect[plen] = '\0';
+	/* The new request's query: serve.c keeps r->query for QUERY_STRING. */
+	snprintf(redirect_query, sizeof(redirect_query), "%s", q ? q + 1 : "");
+	u->ex->r->query = redirect_query;
+	u->redirect = 1;
+	u->state = OUT_DISCARD;
+	return 0;
+}
+
+/* Status line, our fields and the framing into o; the script's own fields
+ * go out after it (they may not fit in one http_out). */
+static int
+build_head(struct run *u, struct http_out *o, int status, int no_body)
+{
+	struct exchange *ex = u->ex;
+	const struct vhost *vh = ex->vh;
+	int i;
+
+	http_out_begin(o, status);
+	if (head.content_type)
+		http_out_field(o, "Content-Type", "%s", head.content_type);
+	if (head.location)
+		http_out_field(o, "Location", "%s", head.location);
+	if (head.has_length && status != 204)
+		http_out_field(o, "Content-Length", "%llu",
+		    (unsigned long long)head.content_length);
+	else if (!no_body && ex->r->minor >= 1) {
+		http_out_field(o, "Transfer-Encoding", "chunked");
+		u->chunked = 1;
+	} else if (!no_body)
+		ex->close = 1;  /* HTTP/1.0 without a length: EOF frames it */
+	for (i = 0; i < vh->nheader; i++)
+		if (!field_given(vh->header[i].name))
+			http_out_field(o, vh->header[i].name, "%s",
+			    vh->header[i].value);
+	if (ex->close)
+		http_out_field(o, "Connection", "close");
+	else if (ex->r->minor == 0)
+		http_out_field(o, "Connection", "keep-alive");
+	return http_out_end(o);
+}
+
+/* The header block is complete: answer with it. 0, an HTTP status (nothing
+ * sent) or -1 (the client is gone). */
+static int
+start_answer(struct run *u)
+{
+	static struct http_out o;
+	char line[CGI_HEAD_MAX + 8];
+	int status, no_body, len;
+	size_t i;
+
+	if (head.location && head.location[0] == '/' &&
+	    head.location[1] != '/' && head.status == 0)
+		return local_redirect(u);
+	status = head.status ? head.status : head.location ? 302 : 200;
+	no_body = u->ex->r->method == HTTP_HEAD || status == 204 || status == 304;
+	if (build_head(u, &o, status, no_body) < 0)
+		return 502;
+	u->ex->status = status;
+	u->ex->head_sent = 1;
+	if (client_write(u, o.buf, o.len - 2) < 0)
+		return -1;
+	for (i = 0; i < head.nfields; i++) {
+		len = snprintf(line, sizeof(line), "%s: %s\r\n",
+		    head.fields[i].name, head.fields[i].value);
+		if (len < 0 || (size_t)len >= sizeof(line) ||
+		    client_write(u, line, (size_t)len) < 0)
+			return -1;
+	}
+	if (client_write(u, "\r\n", 2) < 0)
+		return -1;
+	u->has_left = head.has_length;
+	u->left = head.content_length;
+	u->state = no_body ? OUT_DISCARD : OUT_BODY;
+	return 0;
+}
+
+/* ---- the answer's body -------------------------------------------------- */
+
+static int
+send_body(struct run *u, const char *data, size_t n)
+{
+	char size[24];
+	int len;
+
+	if (u->state != OUT_BODY || n == 0)
+		return 0;
+	if (u->has_left) {
+		if (n > u->left)
+			n = (size_t)u->left;    /* more than announced: cut */
+		u->left -= n;
+		if (u->left == 0)
+			u->state = OUT_DISCARD;
+	}
+	u->ex->bytes += n;
+	if (!u->chunked)
+		return client_write(u, data, n);
+	len = snprintf(size, sizeof(size), "%zx\r\n", n);
+	if (client_write(u, size, (size_t)len) < 0 ||
+	    client_write(u, data, n) < 0 || client_write(u, "\r\n", 2) < 0)
+		return -1;
+	return 0;
+}
+
+/* Bytes from the script's stdout while the header block is incomplete. */
+static int
+take_head(struct run *u, const char *data, size_t n)
+{
+	size_t room = sizeof(hbuf) - u->hlen, take = n < room ? n : room;
+	int hl, st;
+
+	memcpy(hbuf + u->hlen, data, take);
+	u->hlen += take;
+	hl = cgi_parse_headers(hbuf, u->hlen, &head);
+	if (hl == 0)
+		return 0;
+	if (hl < 0) {
+		log_error(u->ex->vh, "cgi %s: malformed header block", u->res->fs);
+		return 502;
+	}
+	if ((st = start_answer(u)) != 0)
+		return st;
+	if (send_body(u, hbuf + hl, u->hlen - (size_t)hl) < 0 ||
+	    send_body(u, data + take, n - take) < 0)
+		return -1;
+	return 0;
+}
+
+/* nph-: the script speaks HTTP itself; note its status for the log. */
+static int
+take_nph(struct run *u, const char *data, size_t n)
+{
+	if (!u->ex->head_sent) {
+		u->ex->head_sent = 1;
+		u->ex->status = 200;
+		if (n >= 12 && memcmp(data, "HTTP/1.", 7) == 0 && data[9] >= '1' &&
+		    data[9] <= '5')
+			u->ex->status = atoi(data + 9);
+	}
+	u->ex->bytes += n;
+	return client_write(u, data, n);
+}
+
+/* stdout: 0, an HTTP status (nothing sent yet) or -1. */
+static int
+read_stdout(struct run *u)
+{
+	ssize_t n = read(u->out, obuf, sizeof(obuf));
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		close_fd(&u->out);
+		return 0;
+	}
+	switch (u->state) {
+	case OUT_HEAD:
+		return take_head(u, obuf, (size_t)n);
+	case OUT_NPH:
+		return take_nph(u, obuf, (size_t)n);
+	case OUT_BODY:
+		return send_body(u, obuf, (size_t)n);
+	default:
+		return 0;
+	}
+}
+
+/* ---- the request body ----------------------------------------------------- */
+
+/* Bytes already read from the client but not yet handed out? */
+static int
+client_buffered(const struct conn *c)
+{
+	return c->rlen > c->rpos || (c->tls != NULL && tls_pending(c->tls) > 0);
+}
+
+/* Move body bytes to the script. 0, or the failed body's status. */
+static int
+feed_body(struct run *u, int client_ready)
+{
+	ssize_t n;
+
+	if (u->in >= 0 && u->bpos < u->blen) {
+		n = write(u->in, bbuf + u->bpos, u->blen - u->bpos);
+		if (n > 0)
+			u->bpos += (size_t)n;
+		else if (n < 0 && errno != EAGAIN && errno != EINTR)
+			close_fd(&u->in);       /* the script wants no more */
+	}
+	if (u->in >= 0 && u->bpos == u->blen && !u->b.done && client_ready) {
+		conn_deadline(u->ex->c, u->ex->cfg->timeout);
+		n = body_read(&u->b, bbuf, sizeof(bbuf));
+		if (n < 0)
+			return u->b.status ? u->b.status : 400;
+		u->bpos = 0;
+		u->blen = (size_t)n;
+	}
+	if (u->in >= 0 && u->bpos == u->blen && u->b.done)
+		close_fd(&u->in);
+	return 0;
+}
+
+/* A chunked body, decoded whole into a memfd that becomes stdin. */
+static int
+buffer_chunked(struct run *u, int *fd, uint64_t *total)
+{
+	ssize_t n;
+
+	if ((*fd = memfd_create("itkd-cgi-body", MFD_CLOEXEC)) < 0) {
+		log_error(u->ex->vh, "cgi: memfd_create: %s", strerror(errno));
+		return 500;
+	}
+	for (;;) {
+		conn_deadline(u->ex->c, u->ex->cfg->timeout);
+		if ((n = body_read(&u->b, bbuf, sizeof(bbuf))) < 0)
+			return u->b.status ? u->b.status : 400;
+		if (n == 0)
+			break;
+		if (u->b.total > CGI_CHUNKED_MAX) {
+			u->ex->close = 1;
+			return 413;
+		}
+		if (write(*fd, bbuf, (size_t)n) != n) {
+			log_error(u->ex->vh, "cgi: body buffer: %s", strerror(errno));
+			return 500;
+		}
+	}
+	*total = u->b.total;
+	return lseek(*fd, 0, SEEK_SET) < 0 ? 500 : 0;
+}
+
+/* ---- start and loop ------------------------------------------------------- */
+
+static int
+set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* Which program to run, and may we: 0 or 403. */
+static int
+program(const struct path_res *res, char *argv[3])
+{
+	const char *interp = res->in_cgi_dir || res->cgi == NULL ? NULL :
+	    res->cgi->interp;
+
+	if (!S_ISREG(res->st.st_mode))
+		return 403;
+	if (interp == NULL) {
+		argv[0] = (char *)res->fs;
+		argv[1] = NULL;
+		return access(res->fs, X_OK) == 0 ? 0 : 403;
+	}
+	argv[0] = (char *)interp;
+	argv[1] = (char *)res->fs;
+	argv[2] = NULL;
+	return access(res->fs, R_OK) == 0 ? 0 : 403;
+}
+
+static int
+exec_failed(struct run *u, int e)
+{
+	log_error(u->ex->vh, "cgi %s: cannot run: %s", u->res->fs, strerror(e));
+	return e == EACCES || e == EPERM ? 403 : 500;
+}
+
+/* fork and exec with stdin from stdin_fd (a memfd) or a new pipe. */
+static int
+spawn(struct run *u, char *argv[], int stdin_fd)
+{
+	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
+	int prep[2] = { -1, -1 }, st = 500, e;
+	char dir[PATH_MAX], *slash;
+	ssize_t n;
+
+	snprintf(dir, sizeof(dir), "%s", u->res->fs);
+	if ((slash = strrchr(dir, '/')) == dir)
+		dir[1] = '\0';
+	else if (slash != NULL)
+		*slash = '\0';
+	if ((stdin_fd < 0 && pipe2(pin, O_CLOEXEC) < 0) ||
+	    pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0 ||
+	    pipe2(prep, O_CLOEXEC) < 0)
+		goto err;
+	if (stdin_fd >= 0)
+		pin[0] = stdin_fd;
+	if ((u->pid = fork()) < 0) {
+		st = errno == EAGAIN ? 503 : 500;
+		goto err;
+	}
+	if (u->pid == 0)
+		child_exec(dir, argv, env.vars, pin[0], pout[1], perr[1], prep[1]);
+	setpgid(u->pid, u->pid);        /* no race with a kill(-pid) */
+	close_fd(&pin[0]);
+	close_fd(&pout[1]);
+	close_fd(&perr[1]);
+	close_fd(&prep[1]);
+	while ((n = read(prep[0], &e, sizeof(e))) < 0 && errno == EINTR)
+		;
+	close_fd(&prep[0]);
+	u->in = pin[1];
+	u->out = pout[0];
+	u->err = perr[0];
+	if (n == (ssize_t)sizeof(e)) {
+		stop_script(u);
+		return exec_failed(u, e);
+	}
+	if ((u->in >= 0 && set_nonblock(u->in) < 0) ||
+	    set_nonblock(u->out) < 0 || set_nonblock(u->err) < 0) {
+		stop_script(u);
+		return 500;
+	}
+	return 0;
+err:
+	log_error(u->ex->vh, "cgi %s: cannot start: %s", u->res->fs, strerror(errno));
+	if (stdin_fd >= 0)
+		pin[0] = -1;    /* the caller's */
+	close_fd(&pin[0]); close_fd(&pin[1]); close_fd(&pout[0]);
+	close_fd(&pout[1]); close_fd(&perr[0]); close_fd(&perr[1]);
+	close_fd(&prep[0]); close_fd(&prep[1]);
+	return st;
+}
+
+/* One poll() round. 0 to go on; else what the loop ends with. */
+static int
+step(struct run *u)
+{
+	struct conn *c = u->ex->c;
+	struct pollfd p[4];
+	int64_t left;
+	int n, st, want_body, ready, timeout;
+
+	want_body = u->in >= 0 && u->bpos == u->blen && !u->b.done;
+	ready = want_body && (client_buffered(c) ||
+	    (u->b.r->expect_continue && !u->b.continue_sent));
+	p[0] = (struct pollfd){ .fd = c->fd, .events = want_body ? POLLIN : 0 };
+	p[1] = (struct pollfd){ .fd = u->in, .events = u->bpos < u->blen ? POLLOUT : 0 };
+	p[2] = (struct pollfd){ .fd = u->out, .events = POLLIN };
+	p[3] = (struct pollfd){ .fd = u->err, .events = POLLIN };
+	left = u->deadline - conn_now_ms();
+	if (left <= 0) {
+		u->timed_out = 1;
+		return 1;
+	}
+	timeout = ready ? 0 : left > 60000 ? 60000 : (int)left;
+	if (u->out < 0 && u->err < 0 && timeout > CGI_REAP_POLL_MS)
+		timeout = CGI_REAP_POLL_MS;
+	/* Gather what is ready now; push it to the client before we sleep. */
+	n = poll(p, 4, u->unflushed ? 0 : timeout);
+	if (n == 0 && u->unflushed && timeout > 0) {
+		if (client_flush(u) < 0)
+			return -1;
+		n = poll(p, 4, timeout);
+	}
+	if (n < 0)
+		return errno == EINTR ? 0 : -1;
+	if (p[0].revents & (POLLERR | POLLHUP | POLLNVAL))
+		return -1;      /* the client went away */
+	if ((p[3].revents & (POLLIN | POLLHUP | POLLERR)))
+		read_stderr(u);
+	if ((p[2].revents & (POLLIN | POLLHUP | POLLERR)) &&
+	    (st = read_stdout(u)) != 0)
+		return st;
+	if (u->in >= 0 && (st = feed_body(u, ready || (p[0].revents & POLLIN))) != 0)
+		return st;
+	if (u->out < 0 && u->err < 0 && !u->reaped &&
+	    waitpid(u->pid, &u->wstatus, WNOHANG) == u->pid)
+		u->reaped = 1;
+	return 0;
+}
+
+/* What is left of the request body: drop it (bounded) or close. */
+static void
+finish_body(struct run *u)
+{
+	close_fd(&u->in);
+	conn_deadline(u->ex->c, u->ex->cfg->timeout);
+	if (!u->b.done && (u->b.status || body_discard(&u->b, CGI_DISCARD_MAX) < 0))
+		u->ex->close = 1;
+	if (u->b.status)
+		u->ex->close = 1;
+}
+
+/* The script is gone: say how, and end the answer. */
+static int
+conclude(struct run *u)
+{
+	struct exchange *ex = u->ex;
+	int sig;
+
+	if (WIFSIGNALED(u->wstatus)) {
+		sig = WTERMSIG(u->wstatus);
+		log_error(ex->vh, "cgi %s: killed by signal %d (%s)", u->res->fs,
+		    sig, strsignal(sig));
+		return ex->head_sent ? -1 : 502;
+	}
+	if (WIFEXITED(u->wstatus) && WEXITSTATUS(u->wstatus) != 0)
+		log_error(ex->vh, "cgi %s: exited with status %d", u->res->fs,
+		    WEXITSTATUS(u->wstatus));
+	if (u->state == OUT_HEAD || (u->state == OUT_NPH && !ex->head_sent)) {
+		log_error(ex->vh, "cgi %s: %s", u->res->fs, u->hlen ?
+		    "header block never ended" : "no output");
+		return 502;
+	}
+	if (u->redirect)
+		return 1;
+	if (u->has_left && u->left > 0)
+		return -1;      /* shorter than its Content-Length */
+	if (u->chunked && client_write(u, "0\r\n\r\n", 5) < 0)
+		return -1;
+	if (client_flush(u) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+run_loop(struct run *u)
+{
+	int st;
+
+	for (;;) {
+		if (u->out < 0 && u->err < 0 && u->reaped)
+			return conclude(u);
+		if ((st = step(u)) == 0)
+			continue;
+		if (st == 1) {          /* cgi-timeout */
+			log_error(u->ex->vh, "cgi %s: killed after cgi-timeout",
+			    u->res->fs);
+			return u->ex->head_sent ? -1 : 504;
+		}
+		return st;
+	}
+}
 
 int
 cgi_serve(struct exchange *ex, const struct path_res *res)
 {
-	(void)ex;
-	(void)res;
-	return 501;
+	struct run *u = &run;
+	struct sigaction ign, old_pipe;
+	char *argv[3];
+	const char *base;
+	int st, memfd = -1, timeout;
+	uint64_t body_len = 0;
+
+	memset(u, 0, sizeof(*u));
+	u->ex = ex;
+	u->res = res;
+	u->in = u->out = u->err = -1;
+	body_init(&u->b, ex->c, ex->r);
+	if ((st = program(res, argv)) != 0)
+		goto out;
+	if (ex->r->body == HTTP_BODY_CHUNKED &&
+	    (st = buffer_chunked(u, &memfd, &body_len)) != 0)
+		goto out;
+	if (ex->r->body == HTTP_BODY_LENGTH)
+		body_len = ex->r->content_length;
+	if ((st = env_build(&env, ex, res, ex->r->body != HTTP_BODY_NONE,
+	    body_len)) != 0)
+		goto out;
+	/* A script that stops reading must not kill us with SIGPIPE. */
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &ign, &old_pipe);
+	timeout = ex->vh->cgi_timeout > 0 ? ex->vh->cgi_timeout : 60;
+	u->deadline = conn_now_ms() + (int64_t)timeout * 1000;
+	base = strrchr(res->fs, '/');
+	u->state = strncmp(base ? base + 1 : res->fs, "nph-", 4) == 0 ?
+	    OUT_NPH : OUT_HEAD;
+	if (u->state == OUT_NPH)
+		ex->close = 1;  /* we cannot know how its answer is framed */
+	st = spawn(u, argv, memfd);
+	close_fd(&memfd);
+	if (st == 0)
+		st = run_loop(u);
+	stop_script(u);
+	sigaction(SIGPIPE, &old_pipe, NULL);
+out:
+	close_fd(&memfd);
+	if (st < 0)
+		ex->close = 1;
+	else
+		finish_body(u);
+	if (st >= 0 && ex->close == 0 && ex->c->error)
+		ex->close = 1;
+	return st;
 }

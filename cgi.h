@@ -2,6 +2,9 @@
 #ifndef ITKD_CGI_H
 #define ITKD_CGI_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 struct exchange;
 struct path_res;
 
@@ -11,5 +14,37 @@ struct path_res;
  * was sent and the caller must answer with that status (file_error), 1 with
  * ex->redirect set for a local redirect, or -1 if the connection must close. */
 int cgi_serve(struct exchange *ex, const struct path_res *res);
+
+#define CGI_HEAD_MAX    8192    /* the script's header block, blank line incl. */
+#define CGI_FIELDS_MAX  64      /* header fields passed on to the client */
+
+struct cgi_field {
+	const char *name;       /* NUL-terminated, inside cgi_head.buf */
+	const char *value;      /* blanks trimmed */
+};
+
+/* The header block of a script's answer (RFC 3875 section 6). */
+struct cgi_head {
+	char buf[CGI_HEAD_MAX + 1];     /* private copy, split in place */
+	struct cgi_field fields[CGI_FIELDS_MAX];  /* the fields to pass on */
+	size_t nfields;
+	int status;                     /* Status code, 0 if none */
+	const char *reason;             /* its phrase ("" if none), NULL if none */
+	const char *content_type;       /* NULL if absent */
+	const char *location;           /* NULL if absent */
+	int has_length;                 /* Content-Length was given */
+	uint64_t content_length;
+};
+
+/* Parse the header block at the start of buf[0..len), from scratch each
+ * call. Returns its length (blank line included) when complete and valid;
+ * 0 when more bytes are needed; -1 when it can never be valid: a malformed
+ * line (no colon, empty or non-token name, control bytes, folding), a bad
+ * or repeated Status, Content-Type, Location or Content-Length, too many
+ * fields, no end within CGI_HEAD_MAX bytes, or a block that is no response
+ * of RFC 3875 6.2 (neither Content-Type nor Location, unless Status is 204
+ * or 304, which carry no body). Lines may end in LF or CR LF. Hop-by-hop
+ * fields, Date and Server are dropped from fields[]. */
+int cgi_parse_headers(const char *buf, size_t len, struct cgi_head *out);
 
 #endif
