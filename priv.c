@@ -810,9 +810,30 @@ priv_ident_vhost(struct priv_ident *id, const struct vhost *vh)
 	id->vh = vh;
 }
 
+static int
+same_limits(const struct vhost *a, const struct vhost *b)
+{
+	int i;
+
+	if (a == b)
+		return 1;
+	if (a == NULL || b == NULL || a->nlimit != b->nlimit)
+		return 0;
+	for (i = 0; i < a->nlimit; i++)
+		if (a->limit[i].resource != b->limit[i].resource ||
+		    a->limit[i].value != b->limit[i].value)
+			return 0;
+	return 1;
+}
+
 int
 priv_ident_same(const struct priv_ident *a, const struct priv_ident *b)
 {
+	/* Everything stage 2 set up must match, not just the ids: limits,
+	 * nice and no_new_privs cannot be undone, so a vhost that shares a
+	 * uid but differs in them needs a connection of its own. */
 	return a->uid == b->uid && a->gid == b->gid &&
-	    same_group_set(a->groups, a->ngroups, b->groups, b->ngroups);
+	    same_group_set(a->groups, a->ngroups, b->groups, b->ngroups) &&
+	    a->nice == b->nice && a->has_nice == b->has_nice &&
+	    a->no_new_privs == b->no_new_privs && same_limits(a->vh, b->vh);
 }
