@@ -18,6 +18,8 @@
 #define VHOST_ERRPAGE_MAX 16
 #define VHOST_HEADER_MAX  16
 #define VHOST_LIMIT_MAX   5
+#define CONF_VHOST_MAX    4096
+#define CONF_FILE_MAX     (1 << 20)     /* bytes config_load reads at most */
 
 #define TLS_V10 1u
 #define TLS_V11 2u
@@ -114,6 +116,10 @@ struct config {
 /* Load and validate path into *cfg. On error returns -1 with
  * "file:line: message" (or "file: message") in err, and *cfg is left empty. */
 int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
+/* The same from len bytes of buf; name is the FILE of error messages.
+ * *cfg is overwritten: it must not hold a loaded config. */
+int config_load_buf(struct config *cfg, const char *name, const char *buf,
+    size_t len, char *err, size_t errlen);
 void config_free(struct config *cfg);
 
 /* The vhost for a Host value (lower case, no port, may be ""): an exact name
