@@ -480,9 +480,10 @@ check_pair(const struct tls_entry *e, char *msg, size_t msglen)
 	const br_x509_pkey *pk;
 	unsigned char pub[BR_EC_KBUF_PUB_MAX_SIZE > 512 ? BR_EC_KBUF_PUB_MAX_SIZE : 512];
 	br_ec_public_key ecpub;
-	const unsigned char *n, *ex;
-	size_t nlen, elen, len, i;
-	uint32_t e_val = 0;
+	static const unsigned char probe[36] = "itkd: does this key match? ........";
+	unsigned char back[sizeof(probe)];
+	const unsigned char *n;
+	size_t nlen, len;
 	int ret = -1;
 
 	br_x509_decoder_init(&xd, NULL, NULL);
@@ -519,19 +520,20 @@ check_pair(const struct tls_entry *e, char *msg, size_t msglen)
 			    "(2048 to 4096 are)", (unsigned)e->rsa.n_bitlen);
 			goto out;
 		}
-		len = br_rsa_i31_compute_modulus(pub, &e->rsa);
+		/* Same modulus, and a signature the certificate's key verifies.
+		 * (In 0.6, i31_compute_modulus fails on 4096 bits and
+		 * compute_pubexp on some valid keys.) */
+		len = br_rsa_i15_compute_modulus(pub, &e->rsa);
 		n = pk->key.rsa.n;
 		nlen = pk->key.rsa.nlen;
 		while (nlen > 0 && *n == 0)
 			n++, nlen--;
-		ex = pk->key.rsa.e;
-		elen = pk->key.rsa.elen;
-		while (elen > 0 && *ex == 0)
-			ex++, elen--;
-		for (i = 0; i < elen && elen <= 4; i++)
-			e_val = e_val << 8 | ex[i];
 		if (len == 0 || len != nlen || memcmp(pub, n, len) != 0 ||
-		    elen > 4 || br_rsa_i31_compute_pubexp(&e->rsa) != e_val) {
+		    !br_rsa_i31_pkcs1_sign(NULL, probe, sizeof(probe), &e->rsa,
+		    pub) ||
+		    !br_rsa_i31_pkcs1_vrfy(pub, len, NULL, sizeof(probe),
+		    &pk->key.rsa, back) ||
+		    memcmp(back, probe, sizeof(probe)) != 0) {
 			snprintf(msg, msglen,
 			    "private key does not match the certificate");
 			goto out;
