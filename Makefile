@@ -17,7 +17,7 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-SRC  = itkd.c score.c serve.c conn.c body.c http.c vhost.c priv.c path.c file.c cgi.c log.c tls.c
+SRC  = itkd.c score.c serve.c proxy.c conn.c body.c http.c vhost.c priv.c path.c file.c cgi.c log.c tls.c
 OBJ  = $(SRC:%.c=$(O)/%.o)
 HDR  = $(wildcard *.h)
 
@@ -42,6 +42,11 @@ tests/unit_path: tests/unit_path.c $(O)/path.o $(O)/vhost.o tests/unit.h
 	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/path.o $(O)/vhost.o
 tests/unit_priv: tests/unit_priv.c $(O)/priv.o tests/unit.h
 	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/priv.o -lcap
+tests/unit_tls: tests/unit_tls.c $(O)/tls.o $(O)/vhost.o $(O)/log.o $(O)/http.o tests/unit.h
+	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/tls.o $(O)/vhost.o $(O)/log.o $(O)/http.o -lbearssl
+# cgi.c calls into conn.c, body.c, log.c...: everything but main.
+tests/unit_cgi: tests/unit_cgi.c $(filter-out $(O)/itkd.o,$(OBJ)) tests/unit.h
+	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(filter-out $(O)/itkd.o,$(OBJ)) $(LDLIBS)
 tests/helpers/%: tests/helpers/%.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 

@@ -83,6 +83,13 @@ conn_init(struct conn *c, int fd, struct tls_conn *tls)
 	return 0;
 }
 
+void
+conn_set_peer(struct conn *c, const struct sockaddr_storage *peer)
+{
+	c->peer = *peer;
+	addr_text(&c->peer, c->peer_addr, sizeof(c->peer_addr), &c->peer_port);
+}
+
 /* Wait for events on the socket until the deadline: 1 ready, 0 timeout, -1. */
 static int
 wait_fd(struct conn *c, short events)

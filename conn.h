@@ -40,6 +40,9 @@ void conn_deadline(struct conn *c, int seconds);
 /* Set up c for fd (addresses read with getpeername/getsockname). */
 int conn_init(struct conn *c, int fd, struct tls_conn *tls);
 
+/* The client's address as a trusted PROXY header gave it. */
+void conn_set_peer(struct conn *c, const struct sockaddr_storage *peer);
+
 /* Make at least one more byte available in rbuf (compacting it first).
  * Returns bytes added, 0 on EOF, -1 on error, timeout or a full buffer. */
 ssize_t conn_fill(struct conn *c);

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "path.h"
 #include "priv.h"
+#include "proxy.h"
 #include "score.h"
 #include "serve.h"
 #include "tls.h"
@@ -257,6 +258,16 @@ choose(const struct config *cfg, struct priv_ident *id)
 	return vh;
 }
 
+static const struct sockaddr_storage *
+peer_of(int fd, struct sockaddr_storage *ss)
+{
+	socklen_t len = sizeof(*ss);
+
+	if (getpeername(fd, (struct sockaddr *)ss, &len) < 0)
+		memset(ss, 0, sizeof(*ss));
+	return ss;
+}
+
 static void
 stage1_setup(const struct config *cfg, const int *listeners, int nlisten)
 {
@@ -279,20 +290,30 @@ serve_connection(const struct config *cfg, struct tls_keys *keys, int fd,
     int is_tls, const int *listeners, int nlisten, int slot)
 {
 	struct tls_conn *t = NULL;
+	struct sockaddr_storage client, peer;
 	struct priv_ident id;
+	int64_t deadline;
 	const struct vhost *vh;
 	int st, n;
 
 	stage1_setup(cfg, listeners, nlisten);
-	/* One total deadline covers the handshake and the first head. */
+	/* One total deadline covers the PROXY header, the handshake and the
+	 * first request head. */
 	conn_deadline(&conn, cfg->timeout);
-	if (is_tls && (t = tls_accept(keys, cfg, fd, conn.deadline)) == NULL) {
+	deadline = conn.deadline;
+	if (proxy_read(cfg, fd, deadline, peer_of(fd, &peer), &client) < 0) {
+		close(fd);
+		_exit(0);
+	}
+	if (is_tls && (t = tls_accept(keys, cfg, fd, deadline)) == NULL) {
 		close(fd);
 		_exit(0);
 	}
 	if (conn_init(&conn, fd, t) < 0)
 		finish(1);
-	conn_deadline(&conn, cfg->timeout);
+	if (client.ss_family != AF_UNSPEC)
+		conn_set_peer(&conn, &client);
+	conn.deadline = deadline;
 	for (n = 1;; n++) {
 		if ((st = read_head(&req)) < 0)
 			finish(0);
