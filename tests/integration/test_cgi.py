@@ -1,0 +1,337 @@
+"""CGI/1.1 end to end (issue 4): meta-variables, the identity seen from
+inside, request bodies both ways, redirects, Status, big unframed output on
+a kept-alive connection, timeouts, crashes, write-before-read, stderr,
+nph-, php-cgi. Needs root (it switches uids)."""
+import hashlib
+import os
+import shutil
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from itkdtest import *  # noqa: E402,F401,F403
+
+need_root("cgi")
+
+SCRIPTS = os.path.join(TOP, "tests", "cgi")
+CREDCHECK = os.path.join(TOP, "tests", "helpers", "credcheck")
+PHP = "/usr/bin/php-cgi"
+
+
+def layout(s):
+    two_vhost_roots(s.dir)
+    root = os.path.join(s.dir, "a")
+    bin_ = mkdir(os.path.join(root, "cgi-bin"), UID_A, UID_A, 0o755)
+    for name in os.listdir(SCRIPTS):
+        mode = 0o644 if name.endswith(".php") else 0o755
+        dst = bin_ if name.endswith(".cgi") else root
+        with open(os.path.join(SCRIPTS, name), "rb") as f:
+            write(os.path.join(dst, name), f.read(), UID_A, UID_A, mode)
+    with open(os.path.join(SCRIPTS, "env.cgi"), "rb") as f:
+        write(os.path.join(root, "env.cgi"), f.read(), UID_A, UID_A, 0o755)
+    write(os.path.join(root, "noexec.cgi"), "#!/bin/sh\n", UID_A, UID_A, 0o644)
+    write(os.path.join(bin_, "forever.cgi"),
+          "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\nexec yes\n", UID_A, UID_A, 0o755)
+    shutil.copy(CREDCHECK, os.path.join(bin_, "credcheck"))
+    os.chown(os.path.join(bin_, "credcheck"), UID_A, UID_A)
+    os.chmod(os.path.join(bin_, "credcheck"), 0o755)
+    return root
+
+
+def request(port, req, timeout=10.0, head_only=False):
+    """Send req (bytes) on a new connection, read to close, parse."""
+    r = parse(raw(port, req, timeout, shut=False), head_only=head_only)
+    return r[0] if r else None
+
+
+def envmap(body):
+    out = {}
+    for line in body.decode("latin-1").splitlines():
+        k, sep, v = line.partition("=")
+        if sep:
+            out[k] = v
+    return out
+
+
+def uid_procs(uid, name=None):
+    """pids of processes of uid (optionally with that command name)."""
+    pids = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        st = proc_status(int(p))
+        if st.get("Uid", "").split("\t")[:1] == [str(uid)] and \
+                (name is None or st.get("Name") == name) and not st.get("State", "").startswith("Z"):
+            pids.append(int(p))
+    return pids
+
+
+def wait_gone(uid, name, secs=3.0):
+    end = time.time() + secs
+    while time.time() < end:
+        if not uid_procs(uid, name):
+            return True
+        time.sleep(0.05)
+    return not uid_procs(uid, name)
+
+
+def meta(s, root):
+    req = ("GET /cgi-bin/env.cgi/extra/path?a=1&b=%20 HTTP/1.1\r\nHost: a.test\r\n"
+           "X-Custom-Header: custom value\r\nProxy: http://evil.example:8080/\r\n"
+           "Authorization: Basic Zm9vOmJhcg==\r\nAccept: text/a\r\nAccept: text/b\r\n"
+           "X_Under: sneaky\r\nConnection: close\r\n\r\n").encode()
+    st = request(s.port, req)
+    ok("meta: env.cgi answers 200 text/plain", st and st[0] == 200 and
+       st[1].get("content-type") == "text/plain", repr(st)[:300])
+    e = envmap(st[2]) if st else {}
+    want = {
+        "GATEWAY_INTERFACE": "CGI/1.1", "PATH_INFO": "/extra/path",
+        "PATH_TRANSLATED": root + "/extra/path", "QUERY_STRING": "a=1&b=%20",
+        "REMOTE_ADDR": "127.0.0.1", "REMOTE_HOST": "127.0.0.1", "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "/cgi-bin/env.cgi", "SERVER_NAME": "a.test",
+        "SERVER_PORT": str(s.port), "SERVER_PROTOCOL": "HTTP/1.1",
+        "REQUEST_URI": "/cgi-bin/env.cgi/extra/path?a=1&b=%20",
+        "SCRIPT_FILENAME": root + "/cgi-bin/env.cgi", "DOCUMENT_ROOT": root,
+        "REDIRECT_STATUS": "200", "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HTTP_HOST": "a.test", "HTTP_X_CUSTOM_HEADER": "custom value",
+        "HTTP_ACCEPT": "text/a, text/b", "AUTH_TYPE": "Basic",
+        "HTTP_AUTHORIZATION": "Basic Zm9vOmJhcg==", "HTTP_CONNECTION": "close",
+    }
+    for k, v in want.items():
+        ok("meta: %s=%s" % (k, v), e.get(k) == v, "got %r" % e.get(k))
+    ok("meta: SERVER_SOFTWARE is itkd/VERSION", e.get("SERVER_SOFTWARE", "").startswith("itkd/"),
+       repr(e.get("SERVER_SOFTWARE")))
+    ok("meta: REMOTE_PORT is a port", e.get("REMOTE_PORT", "").isdigit(), repr(e.get("REMOTE_PORT")))
+    ok("meta: no HTTP_PROXY (httpoxy)", "HTTP_PROXY" not in e, repr(e.get("HTTP_PROXY")))
+    ok("meta: a name with '_' is not passed", not any("UNDER" in k for k in e), repr(sorted(e)))
+    for k in ("HTTPS", "REMOTE_USER", "CONTENT_LENGTH", "CONTENT_TYPE"):
+        ok("meta: no %s on a plain GET" % k, k not in e, repr(e.get(k)))
+    known = set(want) | {"SERVER_SOFTWARE", "REMOTE_PORT", "PWD", "SHLVL", "_", "OLDPWD"}
+    extra = [k for k in e if k not in known and not k.startswith("HTTP_")]
+    ok("meta: nothing of itkd's own environment", not extra, repr(extra))
+
+    body = b"x=1&y=2"
+    req = ("POST /env.cgi HTTP/1.1\r\nHost: www.a.test\r\nContent-Type: application/"
+           "x-www-form-urlencoded\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+           % len(body)).encode() + body
+    st = request(s.port, req)
+    e = envmap(st[2]) if st else {}
+    ok("meta: a suffix script (cgi .cgi) runs", st and st[0] == 200, repr(st)[:200])
+    ok("meta: POST CONTENT_LENGTH", e.get("CONTENT_LENGTH") == str(len(body)), repr(e.get("CONTENT_LENGTH")))
+    ok("meta: POST CONTENT_TYPE", e.get("CONTENT_TYPE") == "application/x-www-form-urlencoded",
+       repr(e.get("CONTENT_TYPE")))
+    ok("meta: no HTTP_CONTENT_TYPE/LENGTH",
+       "HTTP_CONTENT_TYPE" not in e and "HTTP_CONTENT_LENGTH" not in e, repr(sorted(e)))
+    ok("meta: empty PATH_INFO, no PATH_TRANSLATED",
+       e.get("PATH_INFO") == "" and "PATH_TRANSLATED" not in e, repr(e.get("PATH_TRANSLATED")))
+    ok("meta: SERVER_NAME is the vhost's name, not the alias asked for",
+       e.get("SERVER_NAME") == "a.test", repr(e.get("SERVER_NAME")))
+    st = request(s.port, b"GET /cgi-bin/env.cgi HTTP/1.0\r\n\r\n")
+    e = envmap(st[2]) if st else {}
+    ok("meta: HTTP/1.0 SERVER_PROTOCOL", e.get("SERVER_PROTOCOL") == "HTTP/1.0", repr(st)[:200])
+    ok("meta: HTTP/1.0 answer not chunked, closes", st and "transfer-encoding" not in st[1]
+       and st[1].get("connection") == "close", repr(st and st[1]))
+
+
+def identity(s, root):
+    st = get(s.port, "/cgi-bin/credcheck")
+    ok("identity: credcheck runs", st and st[0] == 200, repr(st)[:300])
+    f = {}
+    for line in (st[2].decode() if st else "").splitlines():
+        k, _, v = line.partition(":")
+        f[k] = v.strip()
+    ids = str(UID_A)
+    ok("identity: Uid real/eff/saved/fs", f.get("Uid", "").split() == [ids] * 4, repr(f.get("Uid")))
+    ok("identity: Gid real/eff/saved/fs", f.get("Gid", "").split() == [ids] * 4, repr(f.get("Gid")))
+    ok("identity: Groups only the vhost's", set(f.get("Groups", "").split()) <= {ids},
+       repr(f.get("Groups")))
+    for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        ok("identity: %s empty" % cap, f.get(cap) == "0" * 16, repr(f.get(cap)))
+    ok("identity: NoNewPrivs 1", f.get("NoNewPrivs") == "1", repr(f.get("NoNewPrivs")))
+    ok("identity: fds 0-2 only", f.get("Fds", "").split() == ["0", "1", "2"], repr(f.get("Fds")))
+    ok("identity: no signal ignored", f.get("SigIgn") == "0" * 16, repr(f.get("SigIgn")))
+    ok("identity: no signal blocked", f.get("SigBlk") == "0" * 16, repr(f.get("SigBlk")))
+    ok("identity: cwd is the script's directory", f.get("Cwd") == root + "/cgi-bin",
+       repr(f.get("Cwd")))
+    st = get(s.port, "/cgi-bin/sigs.cgi")
+    ok("identity: a shell script sees no ignored signal",
+       st and b"SigIgn:\t0000000000000000" in st[2], repr(st)[:300])
+
+
+def bodies(s):
+    data = os.urandom(5 << 20)
+    req = ("POST /cgi-bin/hash.cgi HTTP/1.1\r\nHost: a.test\r\nContent-Length: %d\r\n"
+           "Connection: close\r\n\r\n" % len(data)).encode() + data
+    st = request(s.port, req, 30)
+    want = "len=%d\nsha256=%s\ncontent_length=%d\n" % (len(data), hashlib.sha256(data).hexdigest(),
+                                                      len(data))
+    ok("body: 5 MiB Content-Length POST arrives intact", st and st[0] == 200 and
+       st[2].decode() == want, repr(st)[:300])
+
+    data = os.urandom(1 << 20)
+    chunks, i, n = [], 0, 1
+    while i < len(data):
+        part = data[i:i + n]
+        chunks.append(b"%x\r\n" % len(part) + part + b"\r\n")
+        i += len(part)
+        n = n * 3 % 70001 + 1
+    req = (b"POST /cgi-bin/hash.cgi HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n"
+           b"Connection: close\r\n\r\n" + b"".join(chunks) + b"0\r\n\r\n")
+    st = request(s.port, req, 30)
+    want = "len=%d\nsha256=%s\ncontent_length=%d\n" % (len(data), hashlib.sha256(data).hexdigest(),
+                                                      len(data))
+    ok("body: 1 MiB chunked POST decoded, CONTENT_LENGTH set", st and st[0] == 200 and
+       st[2].decode() == want, repr(st)[:300])
+
+    # Write-before-read: the script sends 1 MiB before reading; the client
+    # sends its 1 MiB body at the same time.
+    data = os.urandom(1 << 20)
+    c = connect(s.port, 15)
+    c.sendall(("POST /cgi-bin/wbr.cgi HTTP/1.1\r\nHost: a.test\r\nContent-Length: %d\r\n"
+               "Connection: close\r\n\r\n" % len(data)).encode())
+    t = threading.Thread(target=lambda: c.sendall(data))
+    t.start()
+    got = recv_all(c, 15)
+    t.join()
+    c.close()
+    r = parse(got)
+    want = b"w" * (1 << 20) + ("\nlen=%d sha256=%s\n" % (len(data), hashlib.sha256(data).hexdigest())).encode()
+    ok("body: write-before-read with a 1 MiB body completes", r and r[0][0] == 200 and
+       r[0][2] == want, repr(got[:200]))
+
+
+def answers(s):
+    st = get(s.port, "/cgi-bin/redirect_local.cgi")
+    ok("redirect: local Location served as a GET of the new path", st and st[0] == 200 and
+       st[2] == b"method=GET query=from=redirect script=/cgi-bin/query.cgi\n", repr(st)[:300])
+    req = (b"POST /cgi-bin/redirect_local.cgi HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n"
+           b"Connection: close\r\n\r\nhello")
+    st = request(s.port, req)
+    ok("redirect: a POST becomes a GET", st and st[2].startswith(b"method=GET "), repr(st)[:300])
+    st = get(s.port, "/cgi-bin/redirect_url.cgi")
+    ok("redirect: a URL Location gives 302", st and st[0] == 302 and
+       st[1].get("location") == "http://example.org/elsewhere", repr(st)[:300])
+    st = get(s.port, "/cgi-bin/status.cgi")
+    ok("status: Status kept, fields passed on", st and st[0] == 418 and
+       st[1].get("x-script") == "yes" and st[2] == b"teapot\n", repr(st)[:300])
+    st = get(s.port, "/cgi-bin/status.cgi", method="HEAD")
+    ok("status: HEAD gets the head only", st and st[0] == 418 and st[2] == b"", repr(st)[:300])
+    st = get(s.port, "/cgi-bin/bad.cgi")
+    ok("malformed header block gives 502", st and st[0] == 502, repr(st)[:300])
+    r = raw(s.port, b"GET /cgi-bin/nph-raw.cgi HTTP/1.1\r\nHost: a.test\r\n\r\n", shut=False)
+    ok("nph-: passed straight through, then closed",
+       r == b"HTTP/1.1 203 Non-Authoritative\r\nContent-Type: text/plain\r\nX-Nph: 1\r\n\r\nnph body\n",
+       repr(r[:300]))
+    st = get(s.port, "/noexec.cgi")
+    ok("a .cgi that is not executable gives 403", st and st[0] == 403, repr(st)[:200])
+
+
+def big_then_more(s):
+    c = connect(s.port, 20)
+    c.sendall(b"GET /cgi-bin/big.cgi HTTP/1.1\r\nHost: a.test\r\n\r\n")
+    buf = b""
+    need = 20 << 20
+    while not (len(buf) > need and buf.endswith(b"\r\n0\r\n\r\n")):
+        b = c.recv(1 << 20)
+        if not b:
+            break
+        buf += b
+    first = parse(buf)
+    ok("big: 20 MiB without a length goes out chunked", first and first[0][0] == 200 and
+       first[0][1].get("transfer-encoding") == "chunked" and first[0][2] == b"\0" * need,
+       repr(first and (first[0][0], first[0][1], len(first[0][2]))))
+    c.sendall(b"GET /cgi-bin/status.cgi HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+    r = parse(recv_all(c, 10))
+    c.close()
+    ok("big: the next request on the same connection is answered", r and r[0][0] == 418,
+       repr(r)[:200])
+
+
+def failures(s):
+    t0 = time.time()
+    st = get(s.port, "/cgi-bin/hang.cgi")
+    took = time.time() - t0
+    ok("timeout: a hung script gets 504 at cgi-timeout", st and st[0] == 504 and 1.5 < took < 6,
+       "%r after %.1fs" % (repr(st)[:100], took))
+    ok("timeout: the whole process group is gone", wait_gone(UID_A, "sleep"),
+       repr(uid_procs(UID_A, "sleep")))
+    ok("timeout: logged", "cgi-timeout" in s.log(), s.log()[-500:])
+    st = get(s.port, "/cgi-bin/crash.cgi")
+    ok("crash: a script killed by a signal gives 502", st and st[0] == 502, repr(st)[:200])
+    ok("crash: the signal is in the error log", "signal 11" in s.log(), s.log()[-500:])
+    st = get(s.port, "/cgi-bin/stderr.cgi")
+    log = s.log()
+    ok("stderr: the answer is unaffected", st and st[0] == 200 and st[2] == b"ok\n", repr(st))
+    ok("stderr: lines in the error log, tagged with vhost and script",
+       any("a.test" in l and "stderr.cgi: first line on stderr" in l for l in log.splitlines()),
+       log[-500:])
+    ok("stderr: control bytes escaped in the log", "\x1b" not in log and "evil" in log, log[-300:])
+    # A client that goes away stops the script.
+    c = connect(s.port)
+    c.sendall(b"GET /cgi-bin/forever.cgi HTTP/1.1\r\nHost: a.test\r\n\r\n")
+    c.recv(65536)
+    c.close()
+    ok("client gone: the script is killed", wait_gone(UID_A, "yes", 1.5),
+       repr(uid_procs(UID_A, "yes")))
+    time.sleep(0.2)
+    ok("no zombie left", not zombies(), repr(zombies()))
+
+
+def no_fd_leak(s):
+    c = connect(s.port)
+
+    def one(path):
+        c.sendall(("GET %s HTTP/1.1\r\nHost: a.test\r\n\r\n" % path).encode())
+        buf = b""
+        while True:
+            r = parse(buf)
+            if r and (r[0][1].get("transfer-encoding") != "chunked" or buf.endswith(b"0\r\n\r\n")):
+                return r[0]
+            b = c.recv(65536)
+            if not b:
+                return r[0] if r else None
+            buf += b
+
+    one("/cgi-bin/env.cgi")
+    kids = s.children()
+    fds = [len(os.listdir("/proc/%d/fd" % k)) for k in kids]
+    for p in ("/cgi-bin/crash.cgi", "/cgi-bin/status.cgi", "/cgi-bin/bad.cgi", "/cgi-bin/env.cgi"):
+        one(p)
+    fds2 = [len(os.listdir("/proc/%d/fd" % k)) for k in kids if os.path.exists("/proc/%d" % k)]
+    c.close()
+    ok("fds: none leaked over five CGI requests on one connection",
+       len(kids) == 1 and fds == fds2, "%r %r %r" % (kids, fds, fds2))
+
+
+def php(s):
+    if not os.path.exists(PHP):
+        skip("php-cgi", "no " + PHP)
+        return
+    body = b"name=itkd&x=1"
+    req = ("POST /form.php HTTP/1.1\r\nHost: a.test\r\nContent-Type: application/"
+           "x-www-form-urlencoded\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+           % len(body)).encode() + body
+    st = request(s.port, req)
+    ok("php-cgi: form POST under the vhost's uid", st and st[0] == 200 and
+       st[2] == ("uid=%d\nname=itkd\nmethod=POST\n" % UID_A).encode(), repr(st)[:300])
+
+
+def main():
+    conf = two_vhost_conf(extra_a="cgi .cgi\ncgi .php %s\ncgi-dir /cgi-bin/\ncgi-timeout 2" % PHP)
+    with Server(conf, name="cgi", start=False) as s:
+        root = layout(s)
+        s.start()
+        meta(s, root)
+        identity(s, root)
+        bodies(s)
+        answers(s)
+        big_then_more(s)
+        failures(s)
+        no_fd_leak(s)
+        php(s)
+    done()
+
+
+main()
