@@ -248,6 +248,12 @@ file_mime_load(const char *path, char *err, size_t errlen)
 	int lineno = 0;
 	FILE *f;
 
+	if (path == NULL) {
+		mime_free(mime_loaded, mime_nloaded);
+		mime_loaded = NULL;
+		mime_nloaded = 0;
+		return 0;
+	}
 	if ((f = fopen(path, "re")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;

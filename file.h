@@ -15,12 +15,18 @@ int file_serve(struct exchange *ex, const struct path_res *res);
  * Returns 0 or -1 as above. */
 int file_error(struct exchange *ex, int status);
 
-/* 301/302 to location (a path below ex->prefix or an absolute URL). */
+/* 301/302 to location: either a decoded URL path from the site's top (the
+ * caller includes ex->prefix), sent percent-encoded after this request's
+ * scheme://host[:port] with the request's query appended, or an absolute
+ * URL sent as given. */
 int file_redirect(struct exchange *ex, int status, const char *location);
 
 /* The MIME type for a file name ("application/octet-stream" if unknown). */
 const char *file_mime(const char *name);
-/* Master: read a `mime-types` file (/etc/mime.types format); 0 or -1. */
+/* Master: read a `mime-types` file (/etc/mime.types format); its types
+ * override the built-in ones and replace those of an earlier load. 0, or -1
+ * with "file:line: message" in err (the earlier set then stays). A NULL path
+ * drops the loaded types (a reload whose config no longer names a file). */
 int file_mime_load(const char *path, char *err, size_t errlen);
 
 #endif
