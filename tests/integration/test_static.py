@@ -6,10 +6,11 @@ import gzip
 import os
 import re
 import socket
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import (UID_A, UID_B, Server, done, get, mkdir, need_root, ok,
+from itkdtest import (ITKD, UID_A, UID_B, Server, done, get, mkdir, need_root, ok,
                       parse, raw, two_vhost_conf, two_vhost_roots, write)
 
 need_root("test_static")
@@ -33,6 +34,7 @@ MIMES = {
     "txt": "text/plain; charset=utf-8", "xml": "application/xml; charset=utf-8",
     "TXT": "text/plain; charset=utf-8", "xyz": "application/octet-stream",
     "itkdt": "application/x-itkd-test", "foo": "text/x-foo; charset=utf-8",
+    "bmp": "image/x-ms-bmp",    # built in as image/bmp; mime.types overrides
 }
 
 
@@ -80,7 +82,8 @@ def layout(d):
     os.lchown(os.path.join(b, "steal.txt"), UID_B, UID_B)
     os.lchown(os.path.join(b, "adir"), UID_B, UID_B)
     with open(os.path.join(d, "mime.types"), "w") as f:
-        f.write("# test types\napplication/x-itkd-test itkdt\ntext/x-foo\tfoo\n")
+        f.write("# test types\napplication/x-itkd-test itkdt\ntext/x-foo\tfoo\n"
+                "image/x-ms-bmp bmp  # trailing comment\n\n")
 
 
 def h(r, name):
@@ -385,6 +388,26 @@ def test_vhost_options(s):
            r and h(r, "content-type"))
 
 
+def test_mime_types_errors(s):
+    bad = os.path.join(s.dir, "bad.types")
+    conf = os.path.join(s.dir, "bad.conf")
+    with open(s.conf) as f:
+        text = f.read().replace(os.path.join(s.dir, "mime.types"), bad)
+    with open(conf, "w") as f:
+        f.write(text)
+    for name, content, want in (("type", "text/plain txt\nnot-a-type foo\n", "bad.types:2: "),
+                                ("ext", "text/plain t/x\n", "bad.types:1: "),
+                                ("header_injection", "text/plain\rX: y txt\n", "bad.types:1: ")):
+        with open(bad, "w") as f:
+            f.write(content)
+        r = subprocess.run([ITKD, "-t", "-c", conf], capture_output=True, text=True, timeout=10)
+        ok("mime_types_bad_" + name, r.returncode == 1 and want in r.stderr,
+           (r.returncode, r.stderr))
+    os.unlink(bad)
+    r = subprocess.run([ITKD, "-t", "-c", conf], capture_output=True, text=True, timeout=10)
+    ok("mime_types_missing", r.returncode == 1 and "bad.types" in r.stderr, (r.returncode, r.stderr))
+
+
 def test_big(s):
     p = s.port
     data = one_raw(p, b"HEAD /big.bin HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
@@ -420,7 +443,8 @@ def main():
         layout(s.dir)
         s.start()
         for t in (test_basics, test_traversal, test_ranges, test_conditionals,
-                  test_precompressed, test_autoindex, test_vhost_options, test_big):
+                  test_precompressed, test_autoindex, test_vhost_options,
+                  test_mime_types_errors, test_big):
             try:
                 t(s)
             except Exception as e:  # one broken group must not hide the others
