@@ -30,6 +30,7 @@
 #define TLS_CHAIN_MAX   8               /* certificates in one chain */
 #define TLS_FILE_MAX    (1024 * 1024)   /* a key or chain file, in bytes */
 #define TLS_MSG         160
+#define TAG_BITS        25              /* of a certificate, see locked_save */
 
 /* One vhost's certificate chain and private key. */
 struct tls_entry {
@@ -43,6 +44,7 @@ struct tls_entry {
 	br_ec_private_key ec;
 	unsigned char *key_mem;         /* our copy of the private key bytes */
 	size_t key_mem_len;
+	uint32_t tag;                   /* leaf certificate hash, TAG_BITS */
 };
 
 struct tls_keys {
@@ -66,6 +68,7 @@ struct tls_conn {
 	int fd;
 	const struct vhost *vh;
 	char server_name[256];
+	int64_t resumed_tag;            /* the resumed session's, or -1 */
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 };
 
@@ -604,6 +607,19 @@ tls_parse_pair(const unsigned char *chain, size_t chainlen,
 	return ret;
 }
 
+static uint32_t
+cert_tag(const br_x509_certificate *c)
+{
+	br_sha256_context h;
+	unsigned char out[32];
+
+	br_sha256_init(&h);
+	br_sha256_update(&h, c->data, c->data_len);
+	br_sha256_out(&h, out);
+	return (uint32_t)(out[0] | out[1] << 8 | out[2] << 16 |
+	    (uint32_t)out[3] << 24) & ((1u << TAG_BITS) - 1);
+}
+
 /* Load one vhost's pair; the error names the file at fault. */
 static int
 load_entry(struct tls_entry *e, const struct config *cfg,
@@ -627,6 +643,7 @@ load_entry(struct tls_entry *e, const struct config *cfg,
 	    parse_key(e, buf, len, msg, sizeof(msg)) < 0 ||
 	    check_pair(e, msg, sizeof(msg)) < 0)
 		goto out;
+	e->tag = cert_tag(&e->chain[0]);
 	ret = 0;
 out:
 	wipe_free(buf, len);
@@ -710,30 +727,48 @@ cache_lock(void)
 	}
 }
 
-/* Sessions are filed under their ID tagged with the vhost SNI chose, so a
- * session made for one vhost never resumes under another's name. */
-static void
-tag_id(unsigned char *id, const struct tls_conn *t)
+/* A session is bound to the certificate it was made with: a client that
+ * resumes it under another vhost's name (SNI) would get that vhost's
+ * requests served behind the first one's certificate. The LRU has no room
+ * for more than version and suite, and the lookup comes before SNI is
+ * parsed, so the certificate's tag rides in those two fields, packed:
+ *   version field: 1, tag bits 0-8, version minor (2 bits), suite index (4)
+ *   suite field:   tag bits 9-24
+ * and tls_accept() drops a resumed connection whose SNI names another
+ * certificate. A session of a certificate no longer loaded is not found. */
+static int
+suite_index(uint16_t suite)
 {
-	int pos = t->policy.chosen ? t->policy.chosen->pos : -1;
+	size_t i;
 
-	id[0] ^= (unsigned char)(pos + 1);
-	id[1] ^= (unsigned char)((pos + 1) >> 8);
+	for (i = 0; i < sizeof(suites_ec) / sizeof(suites_ec[0]); i++) {
+		if (suites_ec[i] == suite)
+			return (int)i;
+		if (suites_rsa[i] == suite)
+			return (int)i + 8;
+	}
+	return -1;
 }
-
-static const struct tls_entry *sni_entry(const struct tls_conn *t);
 
 static void
 locked_save(const br_ssl_session_cache_class **ctx,
     br_ssl_server_context *sc, const br_ssl_session_parameters *params)
 {
 	br_ssl_session_parameters p = *params;
+	const struct tls_entry *e = the_conn.policy.chosen;
+	int idx = suite_index(params->cipher_suite);
+	unsigned minor = params->version & 3u;
 
 	(void)ctx;
-	tag_id(p.session_id, &the_conn);
+	if (e == NULL || idx < 0 || (params->version & ~3u) != 0x0300)
+		goto out;
+	p.version = (uint16_t)(0x8000 | (e->tag & 0x1FF) << 6 | minor << 4 |
+	    (unsigned)idx);
+	p.cipher_suite = (uint16_t)(e->tag >> 9);
 	cache_lock();
 	cache->lru.vtable->save(&cache->lru.vtable, sc, &p);
 	pthread_mutex_unlock(&cache->lock);
+out:
 	explicit_bzero(&p, sizeof(p));
 }
 
@@ -741,17 +776,33 @@ static int
 locked_load(const br_ssl_session_cache_class **ctx,
     br_ssl_server_context *sc, br_ssl_session_parameters *params)
 {
-	int found;
+	const struct tls_keys *k = the_conn.policy.keys;
+	unsigned v, idx;
+	uint32_t tag;
+	int found, i;
 
 	(void)ctx;
-	/* Resumption skips choose(): learn the vhost from SNI here. */
-	the_conn.policy.chosen = sni_entry(&the_conn);
-	tag_id(params->session_id, &the_conn);
 	cache_lock();
 	found = cache->lru.vtable->load(&cache->lru.vtable, sc, params);
 	pthread_mutex_unlock(&cache->lock);
-	tag_id(params->session_id, &the_conn);
-	return found;
+	if (!found)
+		return 0;
+	v = params->version;
+	idx = v & 15;
+	tag = (uint32_t)params->cipher_suite << 9 | (v >> 6 & 0x1FF);
+	if (!(v & 0x8000) || (idx & 7) >= 5)
+		goto forget;
+	params->version = (uint16_t)(0x0300 | (v >> 4 & 3));
+	params->cipher_suite = idx < 8 ? suites_ec[idx] : suites_rsa[idx - 8];
+	for (i = 0; i < k->n; i++) {
+		if (k->e[i].tag == tag) {
+			the_conn.resumed_tag = (int64_t)tag;
+			return 1;
+		}
+	}
+forget:
+	explicit_bzero(params->master_secret, sizeof(params->master_secret));
+	return 0;
 }
 
 static const br_ssl_session_cache_class locked_class = {
@@ -871,6 +922,7 @@ policy_choose(const br_ssl_server_policy_class **pctx,
 	int hash;
 
 	p->chosen = sni_entry(&the_conn);
+	the_conn.resumed_tag = -1;      /* a full handshake after all */
 	if (p->chosen->key_type == BR_KEYTYPE_EC) {
 		ours = suites_ec;
 		nours = sizeof(suites_ec) / sizeof(suites_ec[0]);
@@ -1135,6 +1187,7 @@ tls_accept(struct tls_keys *k, const struct config *cfg, int fd,
 	t->policy.keys = k;
 	t->policy.cfg = cfg;
 	t->policy.chosen = NULL;
+	t->resumed_tag = -1;
 	engine_setup(t, cfg);
 	/* Fresh kernel randomness in every child: a context is never shared
 	 * with the parent or a sibling (ServerRandom, ECDHE secrets). */
@@ -1146,6 +1199,8 @@ tls_accept(struct tls_keys *k, const struct config *cfg, int fd,
 		return NULL;
 	if (pump(t, BR_SSL_SENDAPP, deadline) != 0)
 		return NULL;
+	if (t->resumed_tag >= 0 && t->resumed_tag != sni_entry(t)->tag)
+		return NULL;    /* resumed under another certificate's name */
 	snprintf(t->server_name, sizeof(t->server_name), "%s",
 	    br_ssl_engine_get_server_name(&t->sc.eng));
 	vh = sni_vhost(t);
