@@ -47,6 +47,16 @@ tests/unit_tls: tests/unit_tls.c $(O)/tls.o $(O)/vhost.o $(O)/log.o $(O)/http.o 
 # cgi.c calls into conn.c, body.c, log.c...: everything but main.
 tests/unit_cgi: tests/unit_cgi.c $(filter-out $(O)/itkd.o,$(OBJ)) tests/unit.h
 	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(filter-out $(O)/itkd.o,$(OBJ)) $(LDLIBS)
+# Every fuzz target replays its corpus and regressions without libFuzzer:
+# tests/fuzz/replay.c is its main(); tests/unit_fuzzregress runs them all.
+FUZZ_REPLAY = $(patsubst tests/fuzz/fuzz_%.c,tests/fuzz/bin/replay_%,$(wildcard tests/fuzz/fuzz_*.c))
+tests/unit_fuzzregress: tests/unit_fuzzregress.c $(FUZZ_REPLAY)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+tests/fuzz/bin/replay_%: tests/fuzz/replay.c tests/fuzz/fuzz_%.c $(filter-out $(O)/itkd.o,$(OBJ))
+	@mkdir -p tests/fuzz/bin
+	$(CC) $(CFLAGS) -I. -DFUZZ_NAME='"$*"' $(LDFLAGS) -o $@ tests/fuzz/replay.c tests/fuzz/fuzz_$*.c $(filter-out $(O)/itkd.o,$(OBJ)) $(LDLIBS)
+tests/unit_proxy: tests/unit_proxy.c $(O)/proxy.o tests/unit.h
+	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/proxy.o
 tests/helpers/%: tests/helpers/%.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
@@ -61,6 +71,7 @@ run: deps itkd
 
 clean:
 	rm -f itkd itkd-static *.o $(UNIT) $(HELPERS)
+	rm -rf tests/fuzz/bin
 	rm -rf build/obj build/asan
 	rm -rf tests/tmp
 
