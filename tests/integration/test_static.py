@@ -6,6 +6,7 @@ import gzip
 import os
 import re
 import socket
+import ssl
 import subprocess
 import sys
 
@@ -432,6 +433,67 @@ def test_big(s):
     ok("big_full_streams", got.startswith(b"HTTP/1.1 200") and len(got) >= 1 << 20, got[:100])
 
 
+def make_cert(d):
+    key, cert = os.path.join(d, "key.pem"), os.path.join(d, "cert.pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=a.test",
+                        "-addext", "subjectAltName=DNS:a.test"], capture_output=True)
+    if r.returncode != 0:
+        raise RuntimeError("openssl: %r" % r.stderr)
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+def tls_get(port, path, extra=""):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), 10) as raw_sock:
+        with ctx.wrap_socket(raw_sock, server_hostname="a.test") as t:
+            t.sendall(("GET %s HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n%s\r\n"
+                       % (path, extra)).encode())
+            data = b""
+            try:
+                while True:
+                    b = t.recv(65536)
+                    if not b:
+                        break
+                    data += b
+            except (ssl.SSLError, OSError):
+                pass
+    r = parse(data)
+    return r[0] if r else None
+
+
+def test_tls():
+    """The same file code through TLS: conn_sendfile then reads and writes."""
+    conf = two_vhost_conf(extra_global="listen 127.0.0.1:{tlsport} tls",
+                          extra_a="tls-cert {dir}/cert.pem\ntls-key {dir}/key.pem\n")
+    s = Server(conf, name="static-tls", tls=True, start=False)
+    try:
+        layout(s.dir)
+        make_cert(s.dir)
+        s.start()
+        s.wait_port(s.tlsport)
+        p = s.tlsport
+        r = tls_get(p, "/data.bin")
+        ok("tls_whole", st(r) == 200 and r[2] == DATA, r and r[:2])
+        r = tls_get(p, "/data.bin", "Range: bytes=0-9,990-\r\n")
+        ok("tls_multipart", st(r) == 206 and multipart(r) == [("0-9/1000", DATA[:10]),
+                                                             ("990-999/1000", DATA[990:])],
+           r and r[:2])
+        r = tls_get(p, "/big.bin", "Range: bytes=%d-%d\r\n" % (FOURGIG - 6, FOURGIG + 1))
+        ok("tls_big_range", st(r) == 206 and r[2] == b"\0\0" + b"4GIB" + b"\0\0", r and r[:2])
+        r = tls_get(p, "/sub")
+        ok("tls_redirect_https", st(r) == 301 and h(r, "location") == "https://a.test/sub/",
+           r and r[:2])
+        r = tls_get(p, "/style.css", "Accept-Encoding: gzip\r\n")
+        ok("tls_precompressed", st(r) == 200 and r[2] == gzip.compress(CSS, mtime=0), r and r[:2])
+    finally:
+        s.cleanup()
+
+
 def main():
     conf = two_vhost_conf(
         extra_global="mime-types {dir}/mime.types",
@@ -452,6 +514,10 @@ def main():
         ok("server_alive", s.proc.poll() is None, s.log()[-500:])
     finally:
         s.cleanup()
+    try:
+        test_tls()
+    except Exception as e:
+        ok("test_tls", False, "%s: %s" % (type(e).__name__, e))
     done()
 
 
