@@ -645,6 +645,12 @@ test_file(void)
 	    strstr(err, "larger than") && empty(&cfg));
 	fclose(f);
 	unlink(path);
+	CHECK("example config loads", config_load(&cfg, "conf/itkd.conf.example",
+	    err, sizeof err) == 0 && cfg.nvhosts == 2 && cfg.nlisten == 3 &&
+	    cfg.vhosts[0].ncgi == 2 && cfg.vhosts[1].uid == 1002);
+	if (cfg.nvhosts == 0)
+		printf("# %s\n", err);
+	config_free(&cfg);
 	CHECK("file missing", config_load(&cfg, "/nonexistent/itkd.conf", err,
 	    sizeof err) < 0 && strcmp(err, "/nonexistent/itkd.conf: No such file "
 	    "or directory") == 0 && empty(&cfg));
