@@ -38,6 +38,7 @@ static struct tls_keys *keys;
 static struct listener lst[CONF_LISTEN_MAX];
 static int nlst;
 static int foreground;
+static int activated;            /* listeners came from systemd */
 static int sigpipe_fd[2] = { -1, -1 };
 static volatile sig_atomic_t got_term, got_hup, got_chld;
 
@@ -128,6 +129,32 @@ same_addr(const struct listen_addr *a, const struct listen_addr *b)
 	return a->sslen == b->sslen && memcmp(&a->ss, &b->ss, a->sslen) == 0;
 }
 
+static unsigned
+port_of(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return 0;
+}
+
+/* The config line a, maybe a wildcard, covers the bound socket b. */
+static int
+same_port(const struct listen_addr *a, const struct listen_addr *b)
+{
+	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+	const struct sockaddr_in *a4 = (const struct sockaddr_in *)&a->ss;
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&a->ss;
+
+	if (port_of(&a->ss) != port_of(&b->ss))
+		return 0;
+	if (same_addr(a, b))
+		return 1;
+	return (a->ss.ss_family == AF_INET && a4->sin_addr.s_addr == INADDR_ANY) ||
+	    (a->ss.ss_family == AF_INET6 && memcmp(&a6->sin6_addr, &any6, 16) == 0);
+}
+
 /* Bind what c asks for, reusing the sockets we hold for the same address, so
  * a reload never drops a connection waiting in a backlog. All or nothing. */
 static int
@@ -165,6 +192,50 @@ err:
 			close(next[n].fd);
 	}
 	return -1;
+}
+
+/* systemd socket activation: LISTEN_FDS sockets from fd 3 replace the
+ * `listen` lines. A socket is TLS when a `listen ... tls` line names its
+ * address (or its port, for a wildcard line). */
+static int
+listeners_inherit(const struct config *c, char *err, size_t errlen)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	struct listener *l;
+	char *end;
+	long n;
+	int i, j, fl;
+
+	if (pid == NULL || fds == NULL || strtol(pid, &end, 10) != (long)getpid())
+		return 0;
+	n = strtol(fds, &end, 10);
+	if (*end != '\0' || n < 1 || n > CONF_LISTEN_MAX) {
+		snprintf(err, errlen, "LISTEN_FDS=%s: not a usable count", fds);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		l = &lst[i];
+		memset(l, 0, sizeof(*l));
+		l->fd = 3 + i;
+		l->addr.sslen = sizeof(l->addr.ss);
+		if (getsockname(l->fd, (struct sockaddr *)&l->addr.ss, &l->addr.sslen) < 0 ||
+		    (fl = fcntl(l->fd, F_GETFL)) < 0 ||
+		    fcntl(l->fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+		    fcntl(l->fd, F_SETFD, FD_CLOEXEC) < 0) {
+			snprintf(err, errlen, "LISTEN_FDS: fd %d: %s", l->fd, strerror(errno));
+			return -1;
+		}
+		snprintf(l->addr.text, sizeof(l->addr.text), "fd %d", l->fd);
+		for (j = 0; j < c->nlisten; j++)
+			if (same_port(&c->listen[j], &l->addr))
+				l->tls = l->addr.tls = c->listen[j].tls;
+	}
+	nlst = (int)n;
+	activated = 1;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	return 1;
 }
 
 static void
@@ -223,7 +294,7 @@ reload(void)
 		goto err_cfg;
 	if (n.mime_types && file_mime_load(n.mime_types, err, sizeof(err)) < 0)
 		goto err_keys;
-	if (listeners_update(&n, err, sizeof(err)) < 0)
+	if (!activated && listeners_update(&n, err, sizeof(err)) < 0)
 		goto err_keys;
 	if (log_open(&n, foreground, err, sizeof(err)) < 0)
 		goto err_keys;
@@ -414,25 +485,14 @@ daemonize(void)
 static int
 inetd_main(void)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	unsigned port = 0;
+	struct listen_addr self;
 	int i, fd, is_tls = 0;
 
-	if (getsockname(0, (struct sockaddr *)&ss, &len) == 0) {
-		if (ss.ss_family == AF_INET)
-			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		else if (ss.ss_family == AF_INET6)
-			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	}
-	for (i = 0; i < cfg.nlisten && port != 0; i++) {
-		const struct sockaddr_storage *a = &cfg.listen[i].ss;
-		unsigned lp = a->ss_family == AF_INET ?
-		    ntohs(((const struct sockaddr_in *)a)->sin_port) :
-		    ntohs(((const struct sockaddr_in6 *)a)->sin6_port);
-		if (lp == port && cfg.listen[i].tls)
-			is_tls = 1;
-	}
+	self.sslen = sizeof(self.ss);
+	if (getsockname(0, (struct sockaddr *)&self.ss, &self.sslen) == 0)
+		for (i = 0; i < cfg.nlisten; i++)
+			if (cfg.listen[i].tls && same_port(&cfg.listen[i], &self))
+				is_tls = 1;
 	/* Move the socket off 0 and 1, so stray stdio never reaches it. */
 	if ((fd = fcntl(0, F_DUPFD_CLOEXEC, 3)) < 0)
 		return 1;
@@ -488,11 +548,16 @@ main(int argc, char **argv)
 	}
 	if (inetd)
 		return inetd_main();
-	if (cfg.nlisten == 0) {
-		fprintf(stderr, "itkd: %s: no listen directive\n", cfg.path);
-		return 1;
-	}
-	if (listeners_update(&cfg, err, sizeof(err)) < 0) {
+	switch (listeners_inherit(&cfg, err, sizeof(err))) {
+	case 0:
+		if (cfg.nlisten == 0) {
+			fprintf(stderr, "itkd: %s: no listen directive\n", cfg.path);
+			return 1;
+		}
+		if (listeners_update(&cfg, err, sizeof(err)) == 0)
+			break;
+		/* FALLTHROUGH */
+	case -1:
 		fprintf(stderr, "itkd: %s\n", err);
 		return 1;
 	}
