@@ -751,35 +751,44 @@ struct rep {
 	char lastmod[40];
 };
 
-/* The q-value (0..1000) Accept-Encoding gives coding; `*` stands in for a
- * coding not named; absent field or coding: 0. */
+/* A qvalue at p ("0", "0.5", "1.000") as 0..1000; anything else is 0. */
 static int
-accept_q(const char *field, const char *coding)
+qvalue(const char *p)
 {
-	const char *p = field, *name;
-	size_t len;
-	int q, star = -1, mine = -1, d;
+	int q, d;
 
-	while (p != NULL && *p != '\0') {
+	if (*p != '0' && *p != '1')
+		return 0;
+	q = *p++ == '1' ? 1000 : 0;
+	if (*p == '.' && q == 0)
+		for (p++, d = 100; d > 0 && *p >= '0' && *p <= '9'; p++, d /= 10)
+			q += (*p - '0') * d;
+	return q;
+}
+
+/* The q-value (0..1000) Accept-Encoding gives coding; `*` stands in for a
+ * coding not named; a coding not acceptable either way: 0. */
+static int
+accept_q(const char *p, const char *coding)
+{
+	const char *name;
+	size_t len;
+	int q, star = -1, mine = -1;
+
+	while (*p != '\0') {
 		while (*p == ' ' || *p == '\t' || *p == ',')
 			p++;
-		for (name = p; *p != '\0' && *p != ',' && *p != ';' && *p != ' ' && *p != '\t'; p++)
+		for (name = p; *p != '\0' && !strchr(",; \t", *p); p++)
 			;
 		len = (size_t)(p - name);
 		q = 1000;
-		while (*p == ' ' || *p == '\t' || *p == ';') {
-			while (*p == ' ' || *p == '\t' || *p == ';')
+		while (*p != '\0' && *p != ',') {      /* parameters */
+			if (*p == ';' || *p == ' ' || *p == '\t') {
 				p++;
-			if ((p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
-				p += 2;
-				q = (*p == '1') ? 1000 : 0;
-				if (*p == '0' || *p == '1') {
-					p++;
-					if (*p == '.')
-						for (p++, d = 100; *p >= '0' && *p <= '9'; p++, d /= 10)
-							q += q == 1000 ? 0 : (*p - '0') * d;
-				}
+				continue;
 			}
+			if ((p[0] == 'q' || p[0] == 'Q') && p[1] == '=')
+				q = qvalue(p + 2);
 			while (*p != '\0' && *p != ',' && *p != ';')
 				p++;
 		}
@@ -788,8 +797,6 @@ accept_q(const char *field, const char *coding)
 		else if (len > 0 && len == strlen(coding) &&
 		    strncasecmp(name, coding, len) == 0 && mine < 0)
 			mine = q;
-		while (*p != '\0' && *p != ',')
-			p++;
 	}
 	return mine >= 0 ? mine : star >= 0 ? star : 0;
 }
