@@ -579,10 +579,11 @@ d_access_log(struct parser *p, int argc, char **argv)
 	const char *a = argv[1];
 
 	(void)argc;
-	if (strcmp(a, "off") != 0 && (p->vh || strcmp(a, "syslog") != 0) &&
-	    a[0] != '/')
+	/* A vhost logs to its own file; syslog and stderr are shared ones. */
+	if (strcmp(a, "off") != 0 && a[0] != '/' && (p->vh ||
+	    (strcmp(a, "syslog") != 0 && strcmp(a, "stderr") != 0)))
 		return fail(p, "access-log: '%s' is not an absolute path%s", a,
-		    p->vh ? " or off" : ", syslog or off");
+		    p->vh ? " or off" : ", syslog, stderr or off");
 	if (p->vh)
 		return (p->vh->access_log = xstrdup(p, a)) ? 0 : -1;
 	return (p->cfg->access_log = xstrdup(p, a)) ? 0 : -1;
@@ -1266,7 +1267,7 @@ static const struct directive directives[] = {
 	{ "timeout", SCOPE_GLOBAL, 1, 1, 0, d_timeout, "SECONDS" },
 	{ "keepalive-timeout", SCOPE_GLOBAL, 1, 1, 0, d_keepalive_timeout, "SECONDS" },
 	{ "keepalive-requests", SCOPE_GLOBAL, 1, 1, 0, d_keepalive_requests, "N" },
-	{ "access-log", SCOPE_BOTH, 1, 1, 0, d_access_log, "PATH|syslog|off" },
+	{ "access-log", SCOPE_BOTH, 1, 1, 0, d_access_log, "PATH|syslog|stderr|off" },
 	{ "error-log", SCOPE_GLOBAL, 1, 1, 0, d_error_log, "PATH|syslog|stderr" },
 	{ "tls-session-cache", SCOPE_GLOBAL, 1, 1, 0, d_tls_session_cache, "N" },
 	{ "tls-versions", SCOPE_GLOBAL, 1, 3, 0, d_tls_versions, "1.2 [1.1 1.0]" },

@@ -290,9 +290,14 @@ test_owner(void)
 	char dir[] = "/tmp/itkd-unit-vhost-XXXXXX";
 	char text[512];
 
-	CHECK("owner root-owned refused", fails(G "vhost a.test\nroot /\n"
-	    "user owner\ngroup owner\n", "itkd.conf:5: user owner: root '/' "
-	    "is owned by uid 0: itkd never runs a vhost as root"));
+	struct stat st;
+
+	if (stat("/", &st) == 0 && st.st_uid == 0)
+		CHECK("owner root-owned refused", fails(G "vhost a.test\nroot /\n"
+		    "user owner\ngroup owner\n", "itkd.conf:5: user owner: root "
+		    "'/' is owned by uid 0: itkd never runs a vhost as root"));
+	else
+		printf("skip owner root-owned refused: / is not owned by uid 0\n");
 	CHECK("owner missing root", fails(G "vhost a.test\n"
 	    "root /nonexistent-itkd-xyz\nuser owner\ngroup owner\n",
 	    "itkd.conf:5: owner: cannot stat root '/nonexistent-itkd-xyz': "
@@ -371,7 +376,7 @@ test_global(void)
 	CHECK("global max-clients 0", fails(G "max-clients 0\n" V,
 	    "itkd.conf:3: max-clients: '0' must be between 1 and 65536"));
 	CHECK("global access-log relative", fails(G "access-log log.txt\n" V,
-	    "itkd.conf:3: access-log: 'log.txt' is not an absolute path, syslog or off"));
+	    "itkd.conf:3: access-log: 'log.txt' is not an absolute path, syslog, stderr or off"));
 	CHECK("global error-log bad", fails(G "error-log off\n" V,
 	    "itkd.conf:3: error-log: 'off' is not an absolute path, syslog or stderr"));
 	CHECK("global mime-types relative", fails(G "mime-types mime.types\n" V,
