@@ -641,6 +641,7 @@ priv_stage1(const struct config *cfg)
 	for (c = 0; c < last; c++)
 		if (cap_drop_bound(c) < 0)              /* PR_CAPBSET_DROP */
 			return fail(NULL, "stage 1", "cap_drop_bound", c);
+	priv_trace("stage 1: bounding set emptied");
 
 	/* 2. Keep the permitted set across the uid change below (leaving
 	 *    uid 0 would otherwise clear it). */
@@ -655,11 +656,13 @@ priv_stage1(const struct config *cfg)
 		return fail(NULL, "stage 1", "setresgid", gid);
 	if (setresuid(uid, uid, uid) < 0)
 		return fail(NULL, "stage 1", "setresuid", uid);
+	priv_trace("stage 1: setgroups, setresgid, setresuid done");
 
 	/* 4. Leaving uid 0 emptied the effective set; permitted still holds
 	 *    the master's. Keep exactly setuid + setgid (+ sys_nice). */
 	if (set_caps(keep, nkeep) < 0)
 		return fail(NULL, "stage 1", "cap_set_proc", NO_ARG);
+	priv_trace("stage 1: capabilities cut to setuid+setgid");
 
 	/* 5. A later uid change must not carry capabilities along. */
 	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
@@ -669,7 +672,7 @@ priv_stage1(const struct config *cfg)
 	if (verify_creds(NULL, "stage 1", uid, gid, &gid, 1,
 	    cap_mask(keep, nkeep)) < 0)
 		return -1;
-	priv_trace("stage 1");
+	priv_trace("stage 1: verified");
 	return 0;
 }
 
@@ -740,14 +743,18 @@ priv_stage2(const struct priv_ident *id)
 	/* 2. Nice, while CAP_SYS_NICE (kept for a negative value) is ours. */
 	if (id->has_nice && setpriority(PRIO_PROCESS, 0, id->nice) < 0)
 		return fail(vh, "stage 2", "setpriority", id->nice);
+	priv_trace("stage 2: limits and nice set");
 
 	/* 3. Groups, gid, uid; the filter checks the ids once more. */
 	if (setgroups((size_t)id->ngroups, id->groups) < 0)
 		return fail(vh, "stage 2", "setgroups", id->ngroups);
+	priv_trace("stage 2: setgroups done");
 	if (setresgid(id->gid, id->gid, id->gid) < 0)
 		return fail(vh, "stage 2", "setresgid", id->gid);
+	priv_trace("stage 2: setresgid done");
 	if (setresuid(id->uid, id->uid, id->uid) < 0)
 		return fail(vh, "stage 2", "setresuid", id->uid);
+	priv_trace("stage 2: setresuid done, capabilities still held");
 
 	/* 4. Going from one non-zero uid to another leaves the capabilities
 	 *    alone (mpm-itk's lesson): clear permitted, effective and
@@ -764,6 +771,7 @@ priv_stage2(const struct priv_ident *id)
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
 		return fail(vh, "stage 2", "prctl(PR_CAP_AMBIENT_CLEAR_ALL)",
 		    NO_ARG);
+	priv_trace("stage 2: every capability set cleared");
 
 	/* 5. No execve (a CGI's setuid binary, file capabilities) may gain
 	 *    privilege again. */
@@ -782,7 +790,7 @@ priv_stage2(const struct priv_ident *id)
 		    (unsigned)id->no_new_privs);
 	if (verify_no_way_back(vh) < 0)
 		return -1;
-	priv_trace("stage 2");
+	priv_trace("stage 2: verified, setuid(0) refused");
 	return 0;
 }
 

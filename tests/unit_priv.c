@@ -343,7 +343,7 @@ sc_master_and_stage1(void)
 	T("priv stage1 Seccomp 2", status_is("Seccomp", "2"));
 	T("priv stage1 NoNewPrivs 0", status_is("NoNewPrivs", "0"));
 	T("priv stage1 keepcaps off", prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) == 0);
-	snprintf(expect, sizeof(expect), "priv: stage 1: uid=%d/%d/%d/%d "
+	snprintf(expect, sizeof(expect), "priv: stage 1: verified: uid=%d/%d/%d/%d "
 	    "gid=%d/%d/%d/%d groups=%d CapInh=0000000000000000 "
 	    "CapPrm=00000000000000c0 CapEff=00000000000000c0 "
 	    "CapBnd=0000000000000000 CapAmb=0000000000000000 NoNewPrivs=0 "
@@ -402,7 +402,7 @@ sc_stage2(void)
 	T("priv stage2 65 groups EPERM", setgroups_65());
 	T("priv stage2 x32 SIGSYS", in_grandchild(x32_getpid) == SIGSYS);
 	T("priv stage2 i386 int 0x80 SIGSYS", in_grandchild(i386_getpid) == SIGSYS);
-	snprintf(expect, sizeof(expect), "priv: stage 2: uid=%d/%d/%d/%d "
+	snprintf(expect, sizeof(expect), "priv: stage 2: verified, setuid(0) refused: uid=%d/%d/%d/%d "
 	    "gid=%d/%d/%d/%d groups=%d,%d CapInh=0000000000000000 "
 	    "CapPrm=0000000000000000 CapEff=0000000000000000 "
 	    "CapBnd=0000000000000000 CapAmb=0000000000000000 NoNewPrivs=1 "

@@ -188,12 +188,12 @@ def main():
         ok("priv trace master", re.search(r"priv: master: uid=0/0/0/0 .*Seccomp=2", log),
            log[-2000:])
         ok("priv trace stage 1", re.search(
-            r"priv: stage 1: uid=%d/%d/%d/%d gid=%d/%d/%d/%d groups=%d "
+            r"priv: stage 1: verified: uid=%d/%d/%d/%d gid=%d/%d/%d/%d groups=%d "
             r"CapInh=0{16} CapPrm=%s CapEff=%s CapBnd=0{16} CapAmb=0{16} "
             r"NoNewPrivs=0 Seccomp=2" % ((UID_USER,) * 9 + (CAP_STAGE1, CAP_STAGE1)),
             log), log[-2000:])
         ok("priv trace stage 2", re.search(
-            r"priv: stage 2: uid=%d/%d/%d/%d gid=%d/%d/%d/%d groups=(%d,%d|%d,%d) "
+            r"priv: stage 2: verified, setuid\(0\) refused: uid=%d/%d/%d/%d gid=%d/%d/%d/%d groups=(%d,%d|%d,%d) "
             r"CapInh=0{16} CapPrm=0{16} CapEff=0{16} CapBnd=0{16} CapAmb=0{16} "
             r"NoNewPrivs=1 Seccomp=2" % ((UID_A,) * 8 + (UID_A, GID_EXTRA, GID_EXTRA, UID_A)),
             log), log[-2000:])
