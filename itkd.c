@@ -292,7 +292,8 @@ reload(void)
 		goto err_cfg;
 	if ((k = tls_load(&n, err, sizeof(err))) == NULL)
 		goto err_cfg;
-	if (n.mime_types && file_mime_load(n.mime_types, err, sizeof(err)) < 0)
+	/* NULL drops the types of an old `mime-types` file. */
+	if (file_mime_load(n.mime_types, err, sizeof(err)) < 0)
 		goto err_keys;
 	if (!activated && listeners_update(&n, err, sizeof(err)) < 0)
 		goto err_keys;
