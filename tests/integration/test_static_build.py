@@ -1,10 +1,18 @@
-"""The static musl binary (issue 7 items 1-2): `make static` builds
+"""The static musl binary (issue 7 items 1-2, 4): `make static` builds
 ./itkd-static, which links nothing dynamically, stays within 256 KiB, and
 serves HTTP and HTTPS from an empty chroot that holds only itself, its
 config, a docroot and a certificate: no /etc/passwd, no libc, no /proc, no
 /dev. Each vhost's file is 0600 and owned by that vhost's numeric uid, so a
-200 with its bytes proves the identity switch happened in there."""
+200 with its bytes proves the identity switch happened in there.
+
+Then contrib/docker/Dockerfile is carried out the way Docker would, without
+Docker: its COPY lines lay out a root, and its ENTRYPOINT runs chrooted
+with only the capabilities and the no-new-privileges its run line names
+(the ids and the port are moved to this test's own)."""
+import ctypes
+import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -202,7 +210,117 @@ def chroot_checks():
                 pass
 
 
+# contrib/docker: the ids of the image, and this test's stand-ins for them.
+DOCKER_IDS = {"65534": UID_USER, "1001": UID_A}
+CAPS = {"chown": 0, "dac_override": 1, "dac_read_search": 2, "fowner": 3, "fsetid": 4,
+        "kill": 5, "setgid": 6, "setuid": 7, "setpcap": 8, "net_bind_service": 10,
+        "net_raw": 13, "sys_chroot": 18, "sys_admin": 21, "sys_nice": 23, "mknod": 27,
+        "audit_write": 29, "setfcap": 31}
+
+
+def dockerfile():
+    """(instructions, run-line words) of contrib/docker/Dockerfile."""
+    with open(os.path.join(TOP, "contrib", "docker", "Dockerfile")) as f:
+        text = f.read()
+    steps = [l.split(None, 1) for l in text.splitlines() if l.strip() and not l.startswith("#")]
+    run = " ".join(l.lstrip("#").strip().rstrip("\\") for l in text.splitlines()
+                   if l.startswith("#") and ("docker run" in l or "--cap" in l or "--security" in l))
+    return steps, run.split()
+
+
+def docker_root(steps, root, port):
+    for op, arg in steps:
+        if op != "COPY":
+            continue
+        words = arg.split()
+        owner = (0, 0)
+        if words[0].startswith("--chown="):
+            u, g = words.pop(0).split("=", 1)[1].split(":")
+            owner = (DOCKER_IDS.get(u, int(u)), DOCKER_IDS.get(g, int(g)))
+        src, dst = os.path.join(TOP, words[0]), root + words[1]
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        if os.path.isdir(src):
+            shutil.copytree(src, dst)
+        else:
+            shutil.copy2(src, dst)
+        for d, dirs, files in os.walk(dst) if os.path.isdir(dst) else [(None, [], [dst])]:
+            for x in ([d] if d else []) + [os.path.join(d, n) if d else n for n in dirs + files]:
+                os.chown(x, *owner)
+    conf = root + "/etc/itkd.conf"
+    with open(conf) as f:
+        text = f.read()
+    for theirs, ours in DOCKER_IDS.items():
+        text = text.replace("#%s" % theirs, "#%d" % ours)
+    text = re.sub(r"^(uid|gid)-range .*$", r"\1-range 61000 61099", text, flags=re.M)
+    text = re.sub(r"^listen 8080\b", "listen 127.0.0.1:%d" % port, text, flags=re.M)
+    with open(conf, "w") as f:
+        f.write(text)
+
+
+def docker_checks():
+    steps, run = dockerfile()
+    ok("docker: FROM scratch", steps and steps[0] == ["FROM", "scratch"], repr(steps[:1]))
+    entry = [json.loads(a) for op, a in steps if op == "ENTRYPOINT"]
+    ok("docker: an exec-form ENTRYPOINT with -f", entry and "-f" in entry[-1], repr(entry))
+    if not entry:
+        return
+    keep = [run[i + 1].lower() for i, w in enumerate(run[:-1]) if w == "--cap-add"]
+    ok("docker: the run line drops every capability and adds back what itkd needs",
+       "--cap-drop" in run and {"setuid", "setgid", "setpcap"} <= set(keep), repr(run))
+    nnp = "no-new-privileges" in run
+    base = os.path.join(TOP, "tests", "tmp")
+    root = tempfile.mkdtemp(prefix="itkd-docker-", dir=base)
+    os.chmod(root, 0o755)
+    port = free_port()
+    errfile = root + ".stderr"
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def container():            # what docker run does before the ENTRYPOINT
+        os.chroot(root)
+        os.chdir("/")
+        for cap in range(64):
+            if cap not in [CAPS[k] for k in keep]:
+                libc.prctl(24, cap, 0, 0, 0)            # PR_CAPBSET_DROP
+        if nnp and libc.prctl(38, 1, 0, 0, 0) != 0:     # PR_SET_NO_NEW_PRIVS
+            os._exit(99)
+    proc = None
+    try:
+        docker_root(steps, root, port)
+        with open(errfile, "wb") as err:
+            proc = subprocess.Popen(entry[-1], stdin=subprocess.DEVNULL, stdout=err,
+                                    stderr=err, preexec_fn=container)
+        wait_port(proc, port, errfile)
+        rc, out, e = curl("http://localhost:%d/" % port, "localhost", port)
+        ok("docker: the image serves its page as the site's uid", rc == 0 and
+           b"FROM scratch container" in out, repr((rc, out[:200], e)))
+        time.sleep(0.2)
+        with open(errfile, errors="replace") as f:
+            log = f.read()
+        ok("docker: the access log goes to stderr (docker logs)", '"GET / HTTP/1.1" 200' in log,
+           log[-500:])
+    except (RuntimeError, OSError) as e:
+        ok("docker: the image's ENTRYPOINT serves", False, str(e))
+    finally:
+        if proc and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc:
+            ok("docker: SIGTERM (docker stop) ends it with status 0", proc.returncode == 0,
+               "status %s" % proc.returncode)
+        if os.environ.get("ITKD_KEEP") is None:
+            shutil.rmtree(root, ignore_errors=True)
+            try:
+                os.unlink(errfile)
+            except OSError:
+                pass
+
+
 if build():
     binary_checks()
     chroot_checks()
+    docker_checks()
 done()
