@@ -491,7 +491,6 @@ struct run {
 	uint64_t left;                  /* ... and this much is still to pass */
 	int unflushed;
 	int redirect;
-	int timed_out;
 	size_t hlen;                    /* bytes in hbuf */
 	size_t bpos, blen;              /* body bytes in bbuf, to the script */
 	size_t elen;                    /* stderr bytes in ebuf */
@@ -699,7 +698,7 @@ start_answer(struct run *u)
 	}
 	if (client_write(u, "\r\n", 2) < 0)
 		return -1;
-	u->has_left = head.has_length;
+	u->has_left = head.has_length && !no_body;
 	u->left = head.content_length;
 	u->state = no_body ? OUT_DISCARD : OUT_BODY;
 	return 0;
@@ -741,6 +740,9 @@ take_head(struct run *u, const char *data, size_t n)
 
 	memcpy(hbuf + u->hlen, data, take);
 	u->hlen += take;
+	/* Parse again only when a line was completed (or no room is left). */
+	if (memchr(data, '\n', take) == NULL && u->hlen < sizeof(hbuf))
+		return 0;
 	hl = cgi_parse_headers(hbuf, u->hlen, &head);
 	if (hl == 0)
 		return 0;
@@ -970,10 +972,8 @@ step(struct run *u)
 	p[2] = (struct pollfd){ .fd = u->out, .events = POLLIN };
 	p[3] = (struct pollfd){ .fd = u->err, .events = POLLIN };
 	left = u->deadline - conn_now_ms();
-	if (left <= 0) {
-		u->timed_out = 1;
-		return 1;
-	}
+	if (left <= 0)
+		return 1;       /* cgi-timeout */
 	timeout = ready ? 0 : left > 60000 ? 60000 : (int)left;
 	if (u->out < 0 && u->err < 0 && timeout > CGI_REAP_POLL_MS)
 		timeout = CGI_REAP_POLL_MS;

@@ -34,6 +34,9 @@ def layout(s):
     write(os.path.join(root, "noexec.cgi"), "#!/bin/sh\n", UID_A, UID_A, 0o644)
     write(os.path.join(bin_, "forever.cgi"),
           "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\nexec yes\n", UID_A, UID_A, 0o755)
+    app = mkdir(os.path.join(root, "app"), UID_A, UID_A, 0o755)
+    with open(os.path.join(SCRIPTS, "index.cgi"), "rb") as f:
+        write(os.path.join(app, "index.cgi"), f.read(), UID_A, UID_A, 0o755)
     shutil.copy(CREDCHECK, os.path.join(bin_, "credcheck"))
     os.chown(os.path.join(bin_, "credcheck"), UID_A, UID_A)
     os.chmod(os.path.join(bin_, "credcheck"), 0o755)
@@ -228,25 +231,56 @@ def answers(s):
     ok("a .cgi that is not executable gives 403", st and st[0] == 403, repr(st)[:200])
 
 
+def keepalive(s):
+    c = connect(s.port, 10)
+    c.sendall(b"GET /cgi-bin/length.cgi HTTP/1.1\r\nHost: a.test\r\n\r\n"
+              b"HEAD /cgi-bin/length.cgi HTTP/1.1\r\nHost: a.test\r\n\r\n")
+    buf = b""
+    while buf.count(b"HTTP/1.1 200") < 2 or not buf.endswith(b"\r\n\r\n"):
+        b = c.recv(65536)
+        if not b:
+            break
+        buf += b
+    c.sendall(b"GET /app/ HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+    buf += recv_all(c, 10)
+    c.close()
+    i = buf.find(b"HTTP/1.1", buf.find(b"hello") + 1)
+    r = parse(buf[:i]) + parse(buf[i:], head_only=True)
+    r = r[:1] + r[1:2] + parse(buf[buf.find(b"HTTP/1.1", i + 1):])
+    ok("length: the script's Content-Length is kept, excess cut", len(r) >= 1 and
+       r[0][0] == 200 and r[0][1].get("content-length") == "5" and r[0][2] == b"hello",
+       repr(r)[:300])
+    ok("length: HEAD keeps the length, sends no body", len(r) >= 2 and
+       r[1][1].get("content-length") == "5" and r[1][2] == b"", repr(r)[:300])
+    ok("index: an index script, and keep-alive held through all three", len(r) == 3 and
+       r[2][2] == b"index script /app/index.cgi\n", repr(r)[:400])
+
+
 def big_then_more(s):
     c = connect(s.port, 20)
     c.sendall(b"GET /cgi-bin/big.cgi HTTP/1.1\r\nHost: a.test\r\n\r\n")
-    buf = b""
+    buf = bytearray()
     need = 20 << 20
+    t0 = time.time()
     while not (len(buf) > need and buf.endswith(b"\r\n0\r\n\r\n")):
         b = c.recv(1 << 20)
         if not b:
             break
-        buf += b
-    first = parse(buf)
+        buf.extend(b)
+    took = time.time() - t0
+    # Ask again before parsing (parse() is slow on 20 MiB; keep-alive is not).
+    c.sendall(b"GET /cgi-bin/status.cgi HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+    t0 = time.time()
+    got = recv_all(c, 10)
+    c.close()
+    first = parse(bytes(buf))
     ok("big: 20 MiB without a length goes out chunked", first and first[0][0] == 200 and
        first[0][1].get("transfer-encoding") == "chunked" and first[0][2] == b"\0" * need,
        repr(first and (first[0][0], first[0][1], len(first[0][2]))))
-    c.sendall(b"GET /cgi-bin/status.cgi HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
-    r = parse(recv_all(c, 10))
-    c.close()
+    r = parse(got)
     ok("big: the next request on the same connection is answered", r and r[0][0] == 418,
-       repr(r)[:200])
+       "%r (20 MiB took %.1fs, then %r after %.1fs)" % (repr(r)[:200], took, got[:200],
+                                                        time.time() - t0))
 
 
 def failures(s):
@@ -319,7 +353,8 @@ def php(s):
 
 
 def main():
-    conf = two_vhost_conf(extra_a="cgi .cgi\ncgi .php %s\ncgi-dir /cgi-bin/\ncgi-timeout 2" % PHP)
+    conf = two_vhost_conf(extra_a="cgi .cgi\ncgi .php %s\ncgi-dir /cgi-bin/\ncgi-timeout 2\n"
+                                  "index index.html index.cgi" % PHP)
     with Server(conf, name="cgi", start=False) as s:
         root = layout(s)
         s.start()
@@ -327,6 +362,7 @@ def main():
         identity(s, root)
         bodies(s)
         answers(s)
+        keepalive(s)
         big_then_more(s)
         failures(s)
         no_fd_leak(s)
