@@ -58,6 +58,8 @@ static void __attribute__((noreturn))
 reject(const struct config *cfg, const struct vhost *vh, int status)
 {
 	struct exchange ex;
+	/* The parser names the method once the request line made sense. */
+	int parsed = req.method_name != NULL && req.method_name[0] != '\0';
 
 	if (conn.timed_out) {
 		/* The head was too slow; the answer gets a short time of its own. */
@@ -71,12 +73,12 @@ reject(const struct config *cfg, const struct vhost *vh, int status)
 	ex.r = &req;
 	ex.close = 1;
 	req.keep_alive = 0;
-	if (req.method_name == NULL) {
+	if (!parsed) {
 		req.method = HTTP_GET;
 		req.minor = 1;
 	}
 	file_error(&ex, status);
-	log_access(vh, &conn, req.method_name ? &req : NULL, status, ex.bytes);
+	log_access(vh, &conn, parsed ? &req : NULL, status, ex.bytes);
 	finish(0);
 }
 
@@ -177,10 +179,6 @@ dispatch(struct exchange *ex)
 	int st;
 
 	st = path_resolve(&res, ex->vh, ex->docroot, ex->path);
-	if (st == 301) {
-		snprintf(loc, sizeof(loc), "%s%s/", ex->prefix, ex->path);
-		return file_redirect(ex, 301, loc);
-	}
 	if (st == 0 && (res.cgi != NULL || res.in_cgi_dir))
 		return cgi_serve(ex, &res);
 	/* Not a program: the body, if any, is read and dropped first so the
@@ -190,6 +188,10 @@ dispatch(struct exchange *ex)
 		ex->close = 1;
 		if (b.status == 400 || b.status == 408 || b.status == 413)
 			return b.status;
+	}
+	if (st == 301) {
+		snprintf(loc, sizeof(loc), "%s%s/", ex->prefix, ex->path);
+		return file_redirect(ex, 301, loc);
 	}
 	if (st != 0)
 		return st;
