@@ -356,14 +356,25 @@ err:
 struct key_parse {
 	br_skey_decoder_context dc;
 	int found;
+	int trailing;                   /* bytes came after a complete key */
 	char *msg;
 	size_t msglen;
 };
 
+/* 0.6's decoder crashes when pushed more after it stopped (a complete key
+ * or an error): feed it only while it still wants bytes. */
 static void
 key_push(void *ctx, const void *data, size_t len)
 {
-	br_skey_decoder_push(ctx, data, len);
+	struct key_parse *kp = ctx;
+
+	if (br_skey_decoder_last_error(&kp->dc) != 0)
+		return;
+	if (br_skey_decoder_key_type(&kp->dc) != 0) {
+		kp->trailing = 1;
+		return;
+	}
+	br_skey_decoder_push(&kp->dc, data, len);
 }
 
 static void (*key_begin(void *ctx, const char *name, void **dctx,
@@ -387,7 +398,7 @@ static void (*key_begin(void *ctx, const char *name, void **dctx,
 		return NULL;
 	}
 	br_skey_decoder_init(&kp->dc);
-	*dctx = &kp->dc;
+	*dctx = kp;
 	return key_push;
 }
 
@@ -461,6 +472,10 @@ parse_key(struct tls_entry *e, const unsigned char *buf, size_t len,
 	} else {
 		br_skey_decoder_init(&kp.dc);
 		br_skey_decoder_push(&kp.dc, buf, len);
+	}
+	if (kp.trailing) {
+		snprintf(msg, msglen, "trailing bytes after the private key");
+		goto out;
 	}
 	if ((err = br_skey_decoder_last_error(&kp.dc)) != 0 ||
 	    br_skey_decoder_key_type(&kp.dc) == 0) {
