@@ -265,14 +265,16 @@ def proc_status(pid):
         return {}
 
 
-def zombies():
-    """pids of zombie processes on the machine whose parent is an itkd."""
+def zombies(parent=None):
+    """pids of zombie itkd processes (children of parent, if given: other
+    tests may run beside this one)."""
     z = []
     for p in os.listdir("/proc"):
         if not p.isdigit():
             continue
         st = proc_status(int(p))
-        if st.get("State", "").startswith("Z") and st.get("Name") == "itkd":
+        if st.get("State", "").startswith("Z") and st.get("Name") == "itkd" and \
+                (parent is None or st.get("PPid") == str(parent)):
             z.append(int(p))
     return z
 

@@ -156,7 +156,7 @@ def zombies_check(s):
             recv_all(c)
         c.close()
     time.sleep(1.5)
-    z = zombies()
+    z = zombies(s.proc.pid)
     ok("no zombie after 300 connections", not z, repr(z))
     kids = s.children()
     ok("no child left after 300 closed connections", len(kids) == 0, repr(kids))
