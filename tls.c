@@ -368,12 +368,14 @@ key_push(void *ctx, const void *data, size_t len)
 {
 	struct key_parse *kp = ctx;
 
-	if (br_skey_decoder_last_error(&kp->dc) != 0)
-		return;
 	if (br_skey_decoder_key_type(&kp->dc) != 0) {
 		kp->trailing = 1;
 		return;
 	}
+	/* last_error() says TRUNCATED while it still wants bytes; only the
+	 * err field tells a real error apart (0.6's public header). */
+	if (kp->dc.err != 0)
+		return;
 	br_skey_decoder_push(&kp->dc, data, len);
 }
 
