@@ -178,7 +178,8 @@ dispatch(struct exchange *ex)
 	char loc[PATH_MAX + 2];
 	int st;
 
-	st = path_resolve(&res, ex->vh, ex->docroot, ex->path);
+	st = ex->path[0] == '\0' ? 301 : path_resolve(&res, ex->vh, ex->docroot,
+	    ex->path);
 	if (st == 0 && (res.cgi != NULL || res.in_cgi_dir))
 		return cgi_serve(ex, &res);
 	/* Not a program: the body, if any, is read and dropped first so the
@@ -200,6 +201,44 @@ dispatch(struct exchange *ex)
 	return file_serve(ex, &res);
 }
 
+/* Whether `/~name` names a user must not show: an unknown name runs as
+ * the vhost, a known one as the user, so a connection that stayed open
+ * would tell by what it still answers, and so would the vhost's
+ * error-page (a user cannot read it). These answers close and use the
+ * built-in page. */
+static int
+is_userdir_path(const struct vhost *vh)
+{
+	return vh->userdir != NULL && strncmp(req.path, "/~", 2) == 0;
+}
+
+static void
+userdir_error(struct exchange *ex)
+{
+	static struct vhost plain;
+
+	plain = *ex->vh;
+	plain.nerror_page = 0;
+	ex->vh = &plain;
+	ex->close = 1;
+}
+
+/* The path below the prefix into path_buf. `/~name` alone becomes "",
+ * which dispatch redirects to `/~name/`, for any name. */
+static int
+request_path(struct exchange *ex, const struct vhost *vh)
+{
+	if (is_userdir_path(vh) && req.path[2] != '\0' &&
+	    strchr(req.path + 2, '/') == NULL) {
+		ex->prefix = req.path;
+		ex->close = 1;
+		path_buf[0] = '\0';
+		return 0;
+	}
+	return path_normalise(path_buf, sizeof(path_buf),
+	    req.path + strlen(prefix_buf));
+}
+
 /* Serve one request in stage 2; 0 to go on, -1 to close. */
 static int
 serve_request(const struct config *cfg, const struct vhost *vh, int last)
@@ -216,7 +255,7 @@ serve_request(const struct config *cfg, const struct vhost *vh, int last)
 	ex.prefix = prefix_buf;
 	ex.tls = conn.tls != NULL;
 	ex.close = last || !req.keep_alive;
-	st = path_normalise(path_buf, sizeof(path_buf), req.path + strlen(prefix_buf));
+	st = request_path(&ex, vh);
 	ex.path = path_buf;
 	while (st == 0) {
 		st = dispatch(&ex);
@@ -232,8 +271,11 @@ serve_request(const struct config *cfg, const struct vhost *vh, int last)
 		req.body = HTTP_BODY_NONE;
 		st = path_normalise(path_buf, sizeof(path_buf), ex.redirect);
 	}
-	if (st > 1 && !ex.head_sent)
+	if (st > 1 && !ex.head_sent) {
+		if (is_userdir_path(vh))
+			userdir_error(&ex);
 		st = file_error(&ex, st);
+	}
 	log_access(vh, &conn, &req, ex.status, ex.bytes);
 	if (st < 0 || ex.close || conn.error || conn_flush(&conn) < 0)
 		return -1;
