@@ -182,6 +182,15 @@ def chroot_checks():
             acc = ""
         ok("chroot: the access log was written", "GET /secret.txt" in acc, repr(acc[-500:]))
         ok("chroot: the master is still up", proc.poll() is None, "exited %s" % proc.returncode)
+        with open(errfile, errors="replace") as f:
+            trace = f.read()
+        for uid in (UID_A, UID_B):
+            # -T: the credentials read back from the kernel after the switch
+            pat = (r"stage 2: .*uid=%d/%d/%d/%d gid=%d/%d/%d/%d groups=%d "
+                   r"CapInh=0+ CapPrm=0+ CapEff=0+ CapBnd=0+ CapAmb=0+ NoNewPrivs=1 Seccomp=2"
+                   % ((uid,) * 9))
+            ok("chroot: -T shows stage 2 as uid %d with no capability, no_new_privs, "
+               "seccomp" % uid, re.search(pat, trace), trace[-1500:])
     except (RuntimeError, OSError) as e:
         ok("chroot: itkd-static serves from an empty chroot", False, str(e))
     finally:
