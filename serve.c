@@ -223,13 +223,27 @@ userdir_error(struct exchange *ex)
 	ex->close = 1;
 }
 
+/* A name a user could have (the POSIX portable set), as sent. */
+static int
+portable_name(const char *s)
+{
+	if (*s == '\0' || *s == '-')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!(*s >= 'a' && *s <= 'z') && !(*s >= 'A' && *s <= 'Z') &&
+		    !(*s >= '0' && *s <= '9') && strchr("._-", *s) == NULL)
+			return 0;
+	return 1;
+}
+
 /* The path below the prefix into path_buf. `/~name` alone becomes "",
- * which dispatch redirects to `/~name/`, for any name. */
+ * which dispatch redirects to `/~name/`: for a known name, and for any
+ * name a user could have, so the redirect does not tell. */
 static int
 request_path(struct exchange *ex, const struct vhost *vh)
 {
-	if (is_userdir_path(vh) && req.path[2] != '\0' &&
-	    strchr(req.path + 2, '/') == NULL) {
+	if (is_userdir_path(vh) && strchr(req.path + 2, '/') == NULL &&
+	    (prefix_buf[0] != '\0' || portable_name(req.path + 2))) {
 		ex->prefix = req.path;
 		ex->close = 1;
 		path_buf[0] = '\0';
