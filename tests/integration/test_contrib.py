@@ -1,7 +1,8 @@
 """The service files of contrib/ (issue 7 item 4), run as far as this machine
 allows: the systemd unit's capability bounding set is enough for itkd and
 CAP_SYS_ADMIN in it is needed (setpriv applies the same set), the unit
-parses (systemd-analyze verify); the OpenWrt init script's start_service
+parses with itkd.socket (systemd-analyze verify), and the socket unit's
+ports handed over as systemd does are served, TLS by port; the OpenWrt init script's start_service
 hands procd a command that serves, and refuses a broken config; the inetd
 and xinetd examples' command lines serve plain and TLS connections handed
 to them on standard input. The Dockerfile is run in test_static_build.py,
@@ -98,10 +99,15 @@ def systemd_unit():
         path = os.path.join(d, "itkd.service")
         with open(path, "w") as f:
             f.write(text)
-        r = subprocess.run(["systemd-analyze", "verify", path], capture_output=True)
+        with open(os.path.join(CONTRIB, "itkd.socket")) as f:
+            text = re.sub(r"^Documentation=.*$", "", f.read(), flags=re.M)
+        with open(os.path.join(d, "itkd.socket"), "w") as f:
+            f.write(text)
+        r = subprocess.run(["systemd-analyze", "verify", os.path.join(d, "itkd.socket"), path],
+                           capture_output=True)
         out = (r.stdout + r.stderr).decode(errors="replace")
-        ok("unit: systemd-analyze verify finds nothing", r.returncode == 0 and out.strip() == "",
-           out[-1000:])
+        ok("unit: systemd-analyze verify finds nothing in itkd.service and itkd.socket",
+           r.returncode == 0 and out.strip() == "", out[-1000:])
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -265,21 +271,7 @@ def inetd():
             d = Inetd(p, argv)
             try:
                 if tls:
-                    ctx = ssl.create_default_context(cafile=cert)
-                    raw = socket.create_connection(("127.0.0.1", p), 5)
-                    c = ctx.wrap_socket(raw, server_hostname="a.test")
-                    c.sendall(b"GET /secret.txt HTTP/1.1\r\nHost: a.test\r\n"
-                              b"Connection: close\r\n\r\n")
-                    data = b""
-                    while True:
-                        try:
-                            b = c.recv(65536)
-                        except (ssl.SSLError, OSError):
-                            break
-                        if not b:
-                            break
-                        data += b
-                    c.close()
+                    data = tls_get(p, cert, "a.test", "/secret.txt")
                     good = data.startswith(b"HTTP/1.1 200") and data.endswith(b"secret of a\n")
                     ok("%s: a TLS connection on stdin is served as the vhost's uid" % what,
                        good, repr(data[-300:]))
@@ -294,7 +286,66 @@ def inetd():
                repr([(q.returncode, q.stderr.read()[-300:]) for q in procs]))
 
 
+def socket_unit():
+    """itkd.socket's ports, moved to this test's, handed over the way
+    systemd does (systemd-socket-activate sets LISTEN_PID and LISTEN_FDS)."""
+    with open(os.path.join(CONTRIB, "itkd.socket")) as f:
+        listens = re.findall(r"^ListenStream=(\S+)$", f.read(), re.M)
+    ports = sorted(set(int(l.rsplit(":", 1)[-1]) for l in listens))
+    ok("socket: ports 80 and 443, IPv4 and IPv6", ports == [80, 443] and len(listens) == 4,
+       repr(listens))
+    if shutil.which("systemd-socket-activate") is None:
+        skip("socket: activation", "systemd-socket-activate not installed")
+        return
+    tlsport = free_port()
+    conf = two_vhost_conf().replace("listen 127.0.0.1:{port}",
+                                    "listen 127.0.0.1:{port}\nlisten 127.0.0.1:%d tls" % tlsport)
+    with Server(conf, name="sockact", start=False) as s:
+        two_vhost_roots(s.dir)
+        cert, key = make_cert(s.dir)
+        s.write_conf(conf.replace("\nvhost b.test", "tls-cert %s\ntls-key %s\n\nvhost b.test"
+                                  % (cert, key)))
+        # The config's own listen lines are not bound: only the handed sockets.
+        argv = ["systemd-socket-activate", "-l", "127.0.0.1:%d" % s.port,
+                "-l", "127.0.0.1:%d" % tlsport, ITKD, "-f", "-c", s.conf]
+        with open(os.path.join(s.dir, "stderr.txt"), "wb") as err:
+            s.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+        s.stderr = open(os.path.join(s.dir, "stderr.txt"), "rb")
+        try:
+            s.wait_port(s.port)
+            st = get(s.port, "/secret.txt", "b.test")
+            ok("socket: a handed plain socket is served", st and st[0] == 200 and
+               st[2] == b"secret of b\n", repr(st))
+            data = tls_get(tlsport, cert, "a.test", "/secret.txt")
+            ok("socket: the handed socket on the tls port speaks TLS",
+               data.startswith(b"HTTP/1.1 200") and data.endswith(b"secret of a\n"),
+               repr(data[-300:]))
+        except RuntimeError as e:
+            ok("socket: activation serves", False, str(e))
+        s.stop()
+
+
+def tls_get(port, cafile, host, path):
+    ctx = ssl.create_default_context(cafile=cafile)
+    raw = socket.create_connection(("127.0.0.1", port), 5)
+    c = ctx.wrap_socket(raw, server_hostname=host)
+    c.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+               % (path, host)).encode())
+    data = b""
+    while True:
+        try:
+            b = c.recv(65536)
+        except (ssl.SSLError, OSError):
+            break
+        if not b:
+            break
+        data += b
+    c.close()
+    return data
+
+
 systemd_unit()
+socket_unit()
 openwrt()
 inetd()
 done()
