@@ -339,6 +339,9 @@ stage1_setup(const struct config *cfg, const int *listeners, int nlisten)
 	signal(SIGINT, SIG_DFL);
 	signal(SIGCHLD, SIG_DFL);       /* CGI children are waited for */
 	signal(SIGPIPE, SIG_IGN);       /* a closed socket is an error, not death */
+	/* `limit fsize` smaller than the access log: the log write fails
+	 * (EFBIG) instead of killing the connection; CGI resets it. */
+	signal(SIGXFSZ, SIG_IGN);
 	if (priv_stage1(cfg) < 0)
 		_exit(1);
 }
