@@ -1,12 +1,12 @@
 """The service files of contrib/ (issue 7 item 4), run as far as this machine
 allows: the systemd unit's capability bounding set is enough for itkd and
-CAP_SYS_ADMIN in it is needed (setpriv applies the same set), the unit
+CAP_SYS_ADMIN in it is needed (setpriv applies the same set); the unit
 parses with itkd.socket (systemd-analyze verify), and the socket unit's
-ports handed over as systemd does are served, TLS by port; the OpenWrt init script's start_service
-hands procd a command that serves, and refuses a broken config; the inetd
-and xinetd examples' command lines serve plain and TLS connections handed
-to them on standard input. The Dockerfile is run in test_static_build.py,
-next to the static binary it copies."""
+ports, handed over as systemd does, are served, TLS by port; the OpenWrt
+init script's start_service hands procd a command that serves, and refuses
+a broken config; the inetd and xinetd examples' command lines serve plain
+and TLS connections handed to them on standard input. The Dockerfile is run
+in test_static_build.py, next to the static binary it copies."""
 import os
 import re
 import shutil
