@@ -666,9 +666,11 @@ load_entry(struct tls_entry *e, const struct config *cfg,
 	ret = 0;
 out:
 	wipe_free(buf, len);
-	if (ret < 0)
+	if (ret < 0) {
+		entry_free(e);  /* the chain (and key) parsed before the failure */
 		snprintf(err, errlen, "%s:%d: %s %s: %s", cfg->path,
 		    vh->tls_line ? vh->tls_line : vh->line, what, file, msg);
+	}
 	return ret;
 }
 
