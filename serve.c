@@ -121,7 +121,7 @@ userdir_ident(const struct config *cfg, const struct vhost *vh,
 	const char *end;
 	struct passwd *pw;
 	size_t len;
-	int n;
+	int i, n;
 
 	if (vh->userdir == NULL || strncmp(path, "/~", 2) != 0)
 		return -1;
@@ -145,7 +145,12 @@ userdir_ident(const struct config *cfg, const struct vhost *vh,
 	n = (int)(sizeof(id->groups) / sizeof(id->groups[0]));
 	if (getgrouplist(name, pw->pw_gid, id->groups, &n) < 0)
 		return -1;
-	id->ngroups = n;
+	/* Only groups a vhost may have (vhost.c refuses the others at load):
+	 * a user in root, adm or shadow does not serve with them. */
+	for (i = id->ngroups = 0; i < n; i++)
+		if (id->groups[i] != 0 && id->groups[i] >= cfg->gid_min &&
+		    id->groups[i] <= cfg->gid_max)
+			id->groups[id->ngroups++] = id->groups[i];
 	return 0;
 }
 
