@@ -158,6 +158,8 @@ test_load(void)
 	CHECK("tls refuse encrypted old-style PEM",
 	    refused("b.pem", "b-enc.rsa", "encrypted"));
 	CHECK("tls refuse two keys", refused("a.pem", "two.key", "more than one"));
+	CHECK("tls refuse bytes after the key",
+	    refused("a.pem", "trail.key", "private key"));
 	CHECK("tls refuse RSA 1024", refused("e.pem", "e.key", "1024 bits"));
 	CHECK("tls refuse P-521", refused("k.pem", "k.key", "curve"));
 	CHECK("tls refuse 9 certificates",
@@ -319,6 +321,10 @@ main(void)
 	snprintf(cmd, sizeof(cmd), "cat %s %s > %s", path("a.key"),
 	    path("c-other.key"), path("two.key"));
 	CHECK("tls make two-key file", system(cmd) == 0);
+	snprintf(cmd, sizeof(cmd), "cd %s && { echo '-----BEGIN EC PRIVATE KEY-----';"
+	    " { cat a-sec1.der; printf 'trailing'; } | base64;"
+	    " echo '-----END EC PRIVATE KEY-----'; } > trail.key", dir);
+	CHECK("tls make key with trailing bytes", system(cmd) == 0);
 	if ((f = fopen(path("a-chain.pem"), "r")) != NULL) {
 		size_t n = fread(nine, 1, sizeof(nine) - 1, f);
 		nine[n] = '\0';

@@ -14,7 +14,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from itkdtest import (TOP, UID_A, UID_B, UID_USER, Server, connect, done, need_root,
-                      ok, parse, proc_status, recv_all, two_vhost_roots, zombies)
+                      ok, parse, proc_status, recv_all, two_vhost_roots, write,
+                      zombies)
 
 need_root("test_tls")
 
@@ -211,6 +212,15 @@ def test_resumption(srv):
 
 
 def test_curl(srv):
+    # 1 MiB plus a bit: many full records, and a partial one at the end.
+    big = os.urandom((1 << 20) + 1234)
+    write(os.path.join(srv.dir, "a", "big.bin"), big, UID_A, UID_A, 0o600)
+    p = subprocess.run(["curl", "-sS", "--max-time", "10", "--cacert", srv.ca,
+                        "--resolve", "a.test:%d:127.0.0.1" % srv.tlsport,
+                        "https://a.test:%d/big.bin" % srv.tlsport],
+                       capture_output=True, timeout=15)
+    ok("tls 1 MiB file over TLS arrives whole", p.stdout == big,
+       "%d bytes, %s" % (len(p.stdout), p.stderr[-200:]))
     for host in ("a.test", "b.test"):
         p = subprocess.run(["curl", "-sS", "--max-time", "10", "--cacert", srv.ca,
                             "--resolve", "%s:%d:127.0.0.1" % (host, srv.tlsport),
