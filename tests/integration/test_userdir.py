@@ -10,12 +10,13 @@ while its keep-alive connection is still open. Needs root.
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import (ITKD, UID_USER, UID_A, UID_C, Server, connect, done, mkdir,
+from itkdtest import (ITKD, UID_USER, UID_A, UID_B, UID_C, Server, connect, done, mkdir,
                       need_root, ok, parse, proc_status, raw, recv_all, write)
 
 need_root("userdir")
@@ -417,6 +418,19 @@ def owner(srv):
        repr(resp))
     ok("user owner / group owner: the child runs as the root's owner %d:%d" % (UID_C, UID_C),
        ids == [(ids4(UID_C), ids4(UID_C))], repr(ids))
+    # The site changes hands: a reload reads the new owner.
+    owned = os.path.join(srv.dir, "owned")
+    for p in (owned, os.path.join(owned, "secret.txt")):
+        os.chown(p, UID_B, UID_B)
+    srv.proc.send_signal(signal.SIGHUP)
+    end = time.time() + 5
+    while time.time() < end:
+        resp, ids = served_as(srv, "/secret.txt", host="owned.test")
+        if ids == [(ids4(UID_B), ids4(UID_B))]:
+            break
+        time.sleep(0.1)
+    ok("user owner: after a chown and SIGHUP the vhost runs as the new owner %d" % UID_B,
+       ids == [(ids4(UID_B), ids4(UID_B))] and b"secret of owned" in resp, repr((ids, resp)))
 
 
 def owner_refusals(srv):
