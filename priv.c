@@ -202,6 +202,9 @@ mismatch(const struct vhost *vh, const char *stage, const char *what,
 #error "x32 userland: the filter kills x32 syscalls; build for x86_64"
 #elif defined(__x86_64__)
 #define NATIVE_AUDIT_ARCH AUDIT_ARCH_X86_64
+#ifndef __X32_SYSCALL_BIT               /* musl's headers do not define it */
+#define __X32_SYSCALL_BIT 0x40000000
+#endif
 #define FOREIGN_NR_BIT    __X32_SYSCALL_BIT     /* x32 numbers carry it */
 #elif defined(__aarch64__)
 #define NATIVE_AUDIT_ARCH AUDIT_ARCH_AARCH64
