@@ -10,6 +10,7 @@ into the DOM, which --dump-dom prints; Chromium's net log shows the
 connections it used. Needs root (real users, uid switches); installs
 chromium when it is missing, and skips when that fails.
 """
+import fcntl
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -101,6 +103,22 @@ def find_chromium():
     if r.returncode != 0:
         print("# apt-get install chromium failed: %s" % r.stderr.strip()[-300:])
     return shutil.which("chromium")
+
+
+def lock_users():
+    """Serialize runs of this test on the machine (two make checks at once):
+    they would add and remove the same users under each other."""
+    path = "/run/lock" if os.path.isdir("/run/lock") else "/tmp"
+    f = open(os.path.join(path, "itkd-test-browser.lock"), "w")
+    end = time.time() + 180
+    while True:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return f
+        except OSError:
+            if time.time() > end:
+                raise RuntimeError("another run of this test holds " + f.name)
+            time.sleep(0.2)
 
 
 def remove_users():
@@ -226,6 +244,7 @@ def main():
         skip("browser", "chromium is not installed and apt-get could not install it")
         done()
     pic = png(SIZE, SIZE, (255, 0, 0))
+    lock = lock_users()
     srv = Server(CONF, name="browser", start=False)
     try:
         homes = lay_out(srv.dir, pic)
@@ -271,6 +290,7 @@ def main():
     finally:
         srv.cleanup()
         remove_users()
+        lock.close()
     done()
 
 

@@ -7,6 +7,7 @@ block. Who served what is checked from outside: the file is 0600 and owned
 by the user, and the stage-2 child's /proc/PID/status shows the user's uid
 while its keep-alive connection is still open. Needs root.
 """
+import fcntl
 import os
 import re
 import shutil
@@ -65,6 +66,22 @@ group #%d
 
 def run(*argv):
     return subprocess.run(argv, capture_output=True, text=True)
+
+
+def lock_users():
+    """Serialize runs of this test on the machine (two make checks at once):
+    they would add and remove the same users under each other."""
+    path = "/run/lock" if os.path.isdir("/run/lock") else "/tmp"
+    f = open(os.path.join(path, "itkd-test-userdir.lock"), "w")
+    end = time.time() + 180
+    while True:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return f
+        except OSError:
+            if time.time() > end:
+                raise RuntimeError("another run of this test holds " + f.name)
+            time.sleep(0.2)
 
 
 def remove_users():
@@ -468,6 +485,7 @@ def access_log(srv):
 
 
 def main():
+    lock = lock_users()
     srv = Server(CONF, name="userdir", start=False)
     try:
         homes = lay_out(srv.dir)
@@ -492,6 +510,7 @@ def main():
         remove_users()
     left = [n for n in USERS if run("id", n).returncode == 0]
     ok("test users removed", not left, repr(left))
+    lock.close()
     done()
 
 
