@@ -63,6 +63,10 @@ tests/helpers/%: tests/helpers/%.c
 deps:
 	@sh scripts/deps
 
+# make fuzz [FUZZ_SECONDS=60]: clang + libFuzzer on every tests/fuzz/fuzz_*.c.
+fuzz:
+	@sh scripts/fuzz
+
 check: deps itkd $(UNIT) $(HELPERS)
 	@sh tests/run.sh
 
@@ -96,4 +100,11 @@ install: itkd
 	if [ -f conf/itkd.conf.example ]; then install -m 0644 conf/itkd.conf.example \
 	    $(DESTDIR)$(PREFIX)/share/doc/itkd/itkd.conf.example; fi
 
-.PHONY: all deps check run clean static install
+.PHONY: all deps check run clean static install fuzz
+
+# make bench [QUICK=1]: itkd against Apache + mpm-itk on loopback (bench/run),
+# results in bench/results/. Not part of `make check`.
+bench:
+	@python3 bench/run $(if $(filter-out 0,$(QUICK)),--quick)
+
+.PHONY: bench
