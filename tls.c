@@ -197,13 +197,15 @@ is_pem(const unsigned char *buf, size_t len)
 	return memmem(buf, len, "-----BEGIN ", 11) != NULL;
 }
 
-/* Walk the PEM objects of buf. begin() is told each object's name and
- * returns where its decoded bytes go (NULL: skip them) or sets *fail;
- * end() is called when the object is complete. 0 or -1 with msg. */
+typedef void (*pem_dest)(void *dctx, const void *data, size_t len);
+
+/* Walk the PEM objects of buf. begin() is told each object's name and sets
+ * where its decoded bytes go (*dest NULL: nowhere), or returns -1 to stop
+ * with a message of its own; end(), if any, is told the object is complete.
+ * 0 or -1 with msg. */
 struct pem_walk {
-	void (*(*begin)(void *ctx, const char *name, void **dctx, int *fail))
-	    (void *, const void *, size_t);
-	int (*end)(void *ctx);
+	int (*begin)(void *ctx, const char *name, pem_dest *dest, void **dctx);
+	void (*end)(void *ctx);
 	void *ctx;
 };
 
@@ -212,9 +214,9 @@ pem_walk(const unsigned char *buf, size_t len, const struct pem_walk *w,
     char *msg, size_t msglen)
 {
 	br_pem_decoder_context pc;
-	void (*dest)(void *, const void *, size_t);
+	pem_dest dest;
 	void *dctx;
-	int inobj = 0, extra_nl = 1, fail = 0, ret = -1;
+	int inobj = 0, extra_nl = 1, ret = -1;
 	size_t n;
 
 	br_pem_decoder_init(&pc);
@@ -224,17 +226,17 @@ pem_walk(const unsigned char *buf, size_t len, const struct pem_walk *w,
 		len -= n;
 		switch (br_pem_decoder_event(&pc)) {
 		case BR_PEM_BEGIN_OBJ:
+			dest = NULL;
 			dctx = NULL;
-			dest = w->begin(w->ctx, br_pem_decoder_name(&pc), &dctx,
-			    &fail);
-			if (fail)
+			if (w->begin(w->ctx, br_pem_decoder_name(&pc), &dest,
+			    &dctx) < 0)
 				goto out;
 			br_pem_decoder_setdest(&pc, dest, dctx);
 			inobj = 1;
 			break;
 		case BR_PEM_END_OBJ:
-			if (inobj && w->end(w->ctx) < 0)
-				goto out;
+			if (inobj && w->end != NULL)
+				w->end(w->ctx);
 			inobj = 0;
 			break;
 		case BR_PEM_ERROR:
@@ -281,38 +283,35 @@ chain_append(void *ctx, const void *data, size_t len)
 	cp->len += len;
 }
 
-static void (*chain_begin(void *ctx, const char *name, void **dctx,
-    int *fail))(void *, const void *, size_t)
+static int
+chain_begin(void *ctx, const char *name, pem_dest *dest, void **dctx)
 {
 	struct chain_parse *cp = ctx;
 
+	cp->start = cp->len;
 	if (strcmp(name, "CERTIFICATE") != 0 &&
 	    strcmp(name, "X509 CERTIFICATE") != 0)
-		return NULL;
+		return 0;       /* a key in the same file, ... */
 	if (cp->e->chain_len == TLS_CHAIN_MAX) {
 		snprintf(cp->msg, cp->msglen,
 		    "more than %d certificates in the chain", TLS_CHAIN_MAX);
-		*fail = 1;
-		return NULL;
+		return -1;
 	}
-	cp->start = cp->len;
+	*dest = chain_append;
 	*dctx = cp;
-	return chain_append;
+	return 0;
 }
 
-static int
+static void
 chain_end(void *ctx)
 {
 	struct chain_parse *cp = ctx;
-	br_x509_certificate *c;
 
-	if (cp->e->chain_len == TLS_CHAIN_MAX || cp->start == cp->len)
-		return 0;       /* not a certificate object, or empty */
+	if (cp->start == cp->len)
+		return;         /* not a certificate, or an empty one */
 	cp->off[cp->e->chain_len] = cp->start;
-	c = &cp->e->chain[cp->e->chain_len++];
-	c->data_len = cp->len - cp->start;
+	cp->e->chain[cp->e->chain_len++].data_len = cp->len - cp->start;
 	cp->start = cp->len;
-	return 0;
 }
 
 static int
@@ -381,35 +380,27 @@ key_push(void *ctx, const void *data, size_t len)
 	br_skey_decoder_push(&kp->dc, data, len);
 }
 
-static void (*key_begin(void *ctx, const char *name, void **dctx,
-    int *fail))(void *, const void *, size_t)
+static int
+key_begin(void *ctx, const char *name, pem_dest *dest, void **dctx)
 {
 	struct key_parse *kp = ctx;
 
 	if (strcmp(name, "ENCRYPTED PRIVATE KEY") == 0) {
 		snprintf(kp->msg, kp->msglen,
 		    "encrypted private keys are not supported");
-		*fail = 1;
-		return NULL;
+		return -1;
 	}
 	if (strcmp(name, "PRIVATE KEY") != 0 &&
 	    strcmp(name, "RSA PRIVATE KEY") != 0 &&
 	    strcmp(name, "EC PRIVATE KEY") != 0)
-		return NULL;    /* certificates, EC PARAMETERS, ... */
+		return 0;       /* certificates, EC PARAMETERS, ... */
 	if (kp->found++) {
 		snprintf(kp->msg, kp->msglen, "more than one private key");
-		*fail = 1;
-		return NULL;
+		return -1;
 	}
 	br_skey_decoder_init(&kp->dc);
+	*dest = key_push;
 	*dctx = kp;
-	return key_push;
-}
-
-static int
-key_end(void *ctx)
-{
-	(void)ctx;
 	return 0;
 }
 
@@ -457,7 +448,7 @@ parse_key(struct tls_entry *e, const unsigned char *buf, size_t len,
     char *msg, size_t msglen)
 {
 	struct key_parse kp = { .msg = msg, .msglen = msglen };
-	struct pem_walk w = { key_begin, key_end, &kp };
+	struct pem_walk w = { key_begin, NULL, &kp };
 	int ret = -1, err;
 
 	if (is_pem(buf, len)) {
