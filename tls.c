@@ -822,6 +822,10 @@ static const br_ssl_session_cache_class locked_class = {
 };
 static const br_ssl_session_cache_class *locked_vtable = &locked_class;
 
+/* The lock is a process-shared, robust pthread mutex: a futex in the
+ * mapping, which glibc and musl both implement, static builds included (no
+ * -lpthread with glibc >= 2.34 or musl). Robust, so a child killed while it
+ * holds the lock costs the cache, not every later handshake. */
 int
 tls_cache_init(int entries)
 {
@@ -831,6 +835,8 @@ tls_cache_init(int entries)
 
 	if (cache != NULL || entries <= 0)
 		return 0;
+	if (entries > 10 * 1000 * 1000)
+		return -1;      /* 1 GB of sessions is a typo */
 	store = (size_t)entries * 100;  /* the LRU's entry size */
 	cache_len = sizeof(struct tls_cache) + store;
 	m = mmap(NULL, cache_len, PROT_READ | PROT_WRITE,
