@@ -26,8 +26,10 @@ HELPERS = $(patsubst %.c,%,$(wildcard tests/helpers/*.c))
 
 all: itkd
 
+# -z now: the master resolves every symbol once, so no forked child pays
+# for lazy binding on each connection.
 itkd: $(OBJ)
-	$(CC) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
+	$(CC) $(LDFLAGS) -Wl,-z,now -Wl,-z,relro -o $@ $(OBJ) $(LDLIBS)
 
 $(O)/%.o: %.c $(HDR)
 	@mkdir -p $(O)
@@ -57,6 +59,10 @@ tests/fuzz/bin/replay_%: tests/fuzz/replay.c tests/fuzz/fuzz_%.c $(filter-out $(
 	$(CC) $(CFLAGS) -I. -DFUZZ_NAME='"$*"' $(LDFLAGS) -o $@ tests/fuzz/replay.c tests/fuzz/fuzz_$*.c $(filter-out $(O)/itkd.o,$(OBJ)) $(LDLIBS)
 tests/unit_proxy: tests/unit_proxy.c $(O)/proxy.o tests/unit.h
 	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/proxy.o
+# The binaries live outside $(O): build/flavour names the flavour they were
+# last linked in, and changes (relinking them) when SANITIZE or O does.
+FLAVOUR := $(shell mkdir -p build && { [ "$$(cat build/flavour 2>/dev/null)" = "$(O)" ] || echo "$(O)" > build/flavour; } && echo build/flavour)
+itkd $(UNIT) $(HELPERS) $(FUZZ_REPLAY): $(FLAVOUR)
 tests/helpers/%: tests/helpers/%.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 

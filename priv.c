@@ -71,7 +71,7 @@ read_caps(uint64_t cap[CAP_NSETS])
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
 	cap_value_t c;
-	int on;
+	int on, amb;
 
 	memset(d, 0, sizeof(d));
 	if (capget(&hdr, d) < 0)
@@ -80,14 +80,18 @@ read_caps(uint64_t cap[CAP_NSETS])
 	cap[CAP_SET_PRM] = d[0].permitted | (uint64_t)d[1].permitted << 32;
 	cap[CAP_SET_EFF] = d[0].effective | (uint64_t)d[1].effective << 32;
 	cap[CAP_SET_BND] = cap[CAP_SET_AMB] = 0;
+	/* The kernel keeps ambient within permitted AND inheritable (it drops
+	 * an ambient bit the moment either loses it): with no bit in both,
+	 * the ambient set is empty, and asking 41 times would only say so. */
+	amb = (cap[CAP_SET_PRM] & cap[CAP_SET_INH]) != 0;
 	for (c = 0; c < 64; c++) {
 		if ((on = cap_get_bound(c)) < 0)        /* PR_CAPBSET_READ */
 			break;
 		if (on)
 			cap[CAP_SET_BND] |= (uint64_t)1 << c;
-		if ((on = cap_get_ambient(c)) < 0)      /* PR_CAP_AMBIENT_IS_SET */
+		if (amb && (on = cap_get_ambient(c)) < 0) /* PR_CAP_AMBIENT_IS_SET */
 			return -1;
-		if (on)
+		if (amb && on)
 			cap[CAP_SET_AMB] |= (uint64_t)1 << c;
 	}
 	return c > 0 ? 0 : -1;
