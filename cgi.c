@@ -482,6 +482,7 @@ struct run {
 	const struct path_res *res;
 	struct body b;
 	pid_t pid;
+	int pidfd;                      /* readable when the script exits; -1 */
 	int reaped, wstatus;
 	int in, out, err;               /* our pipe ends, -1 once closed */
 	int64_t deadline;               /* of the script: cgi-timeout */
@@ -516,10 +517,14 @@ close_fd(int *fd)
 	*fd = -1;
 }
 
-/* Kill the script's whole group (if it still runs) and reap it. */
+/* Reap the script, killing it first if it still runs, and its whole group
+ * too when the exchange went wrong (a leader that exited leaves its group
+ * id reserved while any member lives, so -pid names no stranger). */
 static void
-stop_script(struct run *u)
+stop_script(struct run *u, int kill_group)
 {
+	if (u->pid > 0 && kill_group)
+		kill(-u->pid, SIGKILL);
 	if (u->pid > 0 && !u->reaped) {
 		kill(-u->pid, SIGKILL);
 		kill(u->pid, SIGKILL);  /* had it not reached setpgid yet */
@@ -527,6 +532,7 @@ stop_script(struct run *u)
 			;
 		u->reaped = 1;
 	}
+	close_fd(&u->pidfd);
 	close_fd(&u->in);
 	close_fd(&u->out);
 	close_fd(&u->err);
@@ -936,14 +942,18 @@ spawn(struct run *u, char *argv[], int stdin_fd)
 	u->out = pout[0];
 	u->err = perr[0];
 	if (n == (ssize_t)sizeof(e)) {
-		stop_script(u);
+		stop_script(u, 1);
 		return exec_failed(u, e);
 	}
 	if ((u->in >= 0 && set_nonblock(u->in) < 0) ||
 	    set_nonblock(u->out) < 0 || set_nonblock(u->err) < 0) {
-		stop_script(u);
+		stop_script(u, 1);
 		return 500;
 	}
+#ifdef SYS_pidfd_open
+	/* Without it (old kernel) the loop polls for the exit instead. */
+	u->pidfd = (int)syscall(SYS_pidfd_open, u->pid, 0);
+#endif
 	return 0;
 err:
 	log_error(u->ex->vh, "cgi %s: cannot start: %s", u->res->fs, strerror(errno));
@@ -960,10 +970,12 @@ static int
 step(struct run *u)
 {
 	struct conn *c = u->ex->c;
-	struct pollfd p[4];
+	struct pollfd p[5];
 	int64_t left;
 	int n, st, want_body, ready, timeout;
 
+	if (u->in >= 0 && u->bpos == u->blen && u->b.done)
+		close_fd(&u->in);       /* EOF now: the script may read first */
 	want_body = u->in >= 0 && u->bpos == u->blen && !u->b.done;
 	ready = want_body && (client_buffered(c) ||
 	    (u->b.r->expect_continue && !u->b.continue_sent));
@@ -971,18 +983,19 @@ step(struct run *u)
 	p[1] = (struct pollfd){ .fd = u->in, .events = u->bpos < u->blen ? POLLOUT : 0 };
 	p[2] = (struct pollfd){ .fd = u->out, .events = POLLIN };
 	p[3] = (struct pollfd){ .fd = u->err, .events = POLLIN };
+	p[4] = (struct pollfd){ .fd = u->reaped ? -1 : u->pidfd, .events = POLLIN };
 	left = u->deadline - conn_now_ms();
 	if (left <= 0)
 		return 1;       /* cgi-timeout */
 	timeout = ready ? 0 : left > 60000 ? 60000 : (int)left;
-	if (u->out < 0 && u->err < 0 && timeout > CGI_REAP_POLL_MS)
+	if (u->out < 0 && u->err < 0 && u->pidfd < 0 && timeout > CGI_REAP_POLL_MS)
 		timeout = CGI_REAP_POLL_MS;
 	/* Gather what is ready now; push it to the client before we sleep. */
-	n = poll(p, 4, u->unflushed ? 0 : timeout);
+	n = poll(p, 5, u->unflushed ? 0 : timeout);
 	if (n == 0 && u->unflushed && timeout > 0) {
 		if (client_flush(u) < 0)
 			return -1;
-		n = poll(p, 4, timeout);
+		n = poll(p, 5, timeout);
 	}
 	if (n < 0)
 		return errno == EINTR ? 0 : -1;
@@ -995,7 +1008,7 @@ step(struct run *u)
 		return st;
 	if (u->in >= 0 && (st = feed_body(u, ready || (p[0].revents & POLLIN))) != 0)
 		return st;
-	if (u->out < 0 && u->err < 0 && !u->reaped &&
+	if (!u->reaped && (p[4].revents || (u->out < 0 && u->err < 0)) &&
 	    waitpid(u->pid, &u->wstatus, WNOHANG) == u->pid)
 		u->reaped = 1;
 	return 0;
@@ -1077,7 +1090,7 @@ cgi_serve(struct exchange *ex, const struct path_res *res)
 	memset(u, 0, sizeof(*u));
 	u->ex = ex;
 	u->res = res;
-	u->in = u->out = u->err = -1;
+	u->in = u->out = u->err = u->pidfd = -1;
 	body_init(&u->b, ex->c, ex->r);
 	if ((st = program(res, argv)) != 0)
 		goto out;
@@ -1104,7 +1117,7 @@ cgi_serve(struct exchange *ex, const struct path_res *res)
 	close_fd(&memfd);
 	if (st == 0)
 		st = run_loop(u);
-	stop_script(u);
+	stop_script(u, st != 0 && st != 1);
 	sigaction(SIGPIPE, &old_pipe, NULL);
 out:
 	close_fd(&memfd);

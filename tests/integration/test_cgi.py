@@ -173,6 +173,11 @@ def bodies(s):
     ok("body: 5 MiB Content-Length POST arrives intact", st and st[0] == 200 and
        st[2].decode() == want, repr(st)[:300])
 
+    st = get(s.port, "/cgi-bin/hash.cgi")
+    ok("body: none on a GET, stdin at EOF at once", st and st[0] == 200 and
+       st[2] == ("len=0\nsha256=%s\ncontent_length=-\n" % hashlib.sha256(b"").hexdigest()).encode(),
+       repr(st)[:300])
+
     data = os.urandom(1 << 20)
     chunks, i, n = [], 0, 1
     while i < len(data):
