@@ -48,8 +48,13 @@ run_target(const char *bin)
 	}
 	if (waitpid(pid, &status, 0) < 0)
 		return -1;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) == 127) {
-		printf("FAIL %s: replay program did not run\n", name);
+	/* 3: it printed a FAIL line per failed input; anything else is the
+	 * replay program itself failing (not run, a sanitizer in main...). */
+	if (WIFSIGNALED(status) || (WEXITSTATUS(status) != 0 &&
+	    WEXITSTATUS(status) != 3)) {
+		printf("FAIL %s: replay program %s %d\n", name,
+		    WIFSIGNALED(status) ? "killed by signal" : "exited",
+		    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 		return -1;
 	}
 	return WEXITSTATUS(status) == 0 && has_seeds(corpus) ? 0 : -1;

@@ -3,11 +3,12 @@
  * through the same LLVMFuzzerTestOneInput with the normal compiler and
  * flags (and ASan/UBSan under SANITIZE=1).
  *
- * usage: replay_NAME [-q] DIR|FILE...
+ * usage: replay_NAME DIR|FILE...
  * Each input runs in a child of its own, so one crash is reported with
  * its file name and the rest still run. Prints one "ok" line per
- * argument, or a "FAIL" line per input that crashed, hung or leaked
- * an abort; exits 1 if any did. A missing directory counts as empty. */
+ * argument, or a "FAIL" line per input that crashed, hung or aborted;
+ * exits 3 if any did (any other failure is the replay program's own).
+ * A missing directory counts as empty. */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -126,7 +127,8 @@ replay_dir(const char *dir, int *bad)
 	}
 	closedir(d);
 	d = NULL;
-	qsort(names, n, sizeof(*names), by_name);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), by_name);
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && replay(path) < 0)
@@ -170,5 +172,5 @@ main(int argc, char **argv)
 		}
 		nfail += bad;
 	}
-	return nfail != 0;
+	return nfail != 0 ? 3 : 0;
 }
