@@ -19,26 +19,26 @@
 #include "unit.h"
 
 static char dir[] = "/tmp/itkd-unit-tls-XXXXXX";
-static struct vhost vhs[3];
+static struct vhost vhs[4];
 static struct config cfg;
 static char errbuf[512];
 
 static char *
 path(const char *name)
 {
-	static char bufs[4][PATH_MAX];
+	static char bufs[12][PATH_MAX];        /* a config holds up to 8 */
 	static int i;
 
-	i = (i + 1) % 4;
+	i = (i + 1) % 12;
 	snprintf(bufs[i], sizeof(bufs[i]), "%s/%s", dir, name);
 	return bufs[i];
 }
 
-/* A config of n vhosts (a.test, b.test, c.test); cert/key set by caller. */
+/* A config of n vhosts (a.test .. d.test); cert/key set by caller. */
 static void
 config_reset(int n, int tls_listen)
 {
-	static char *names[] = { "a.test", "b.test", "c.test" };
+	static char *names[] = { "a.test", "b.test", "c.test", "d.test" };
 	int i;
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -264,23 +264,37 @@ test_handshake(void)
 	char out[2048];
 	int r;
 
-	config_reset(2, 1);
+	config_reset(4, 1);
 	vhs[0].tls_cert = path("a.pem");
 	vhs[0].tls_key = path("a.key");
 	vhs[1].tls_cert = path("b.pem");
 	vhs[1].tls_key = path("b.key");
+	vhs[2].tls_cert = path("c.pem");
+	vhs[2].tls_key = path("c.key");
+	vhs[3].tls_cert = path("d.pem");
+	vhs[3].tls_key = path("d.key");
 	k = tls_load(&cfg, errbuf, sizeof(errbuf));
-	CHECK("tls load two vhosts", k != NULL);
+	CHECK("tls load four vhosts", k != NULL);
 	if (k == NULL) {
 		printf("# %s\n", errbuf);
 		return;
 	}
-	r = handshake(k, "-servername a.test", out, sizeof(out));
+	r = handshake(k, "-servername a.test -verify_hostname a.test", out,
+	    sizeof(out));
 	CHECK("tls handshake EC by SNI", r == 0 &&
 	    strstr(out, "vhost=a.test sni=a.test got=hello") != NULL);
-	r = handshake(k, "-servername B.Test", out, sizeof(out));
+	r = handshake(k, "-servername B.Test -verify_hostname b.test", out,
+	    sizeof(out));
 	CHECK("tls handshake RSA by SNI (case folded)", r == 0 &&
 	    strstr(out, "vhost=b.test sni=B.Test got=hello") != NULL);
+	r = handshake(k, "-servername c.test -verify_hostname c.test", out,
+	    sizeof(out));
+	CHECK("tls handshake EC P-384", r == 0 &&
+	    strstr(out, "vhost=c.test sni=c.test got=hello") != NULL);
+	r = handshake(k, "-servername d.test -verify_hostname d.test", out,
+	    sizeof(out));
+	CHECK("tls handshake RSA 4096", r == 0 &&
+	    strstr(out, "vhost=d.test sni=d.test got=hello") != NULL);
 	r = handshake(k, "-noservername -verify_hostname a.test", out, sizeof(out));
 	CHECK("tls handshake without SNI: first TLS vhost", r == 0 &&
 	    strstr(out, "vhost=a.test sni= got=hello") != NULL);
