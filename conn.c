@@ -137,8 +137,10 @@ read_some(struct conn *c, void *buf, size_t len)
 		return -1;
 	if (c->tls) {
 		n = tls_read(c->tls, buf, len, c->deadline);
-		if (n < 0)
+		if (n < 0) {
 			c->error = 1;
+			c->timed_out = errno == ETIMEDOUT;
+		}
 		return n;
 	}
 	for (;;) {
