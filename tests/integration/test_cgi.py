@@ -4,8 +4,11 @@ a kept-alive connection, timeouts, crashes, write-before-read, stderr,
 nph-, php-cgi. Needs root (it switches uids)."""
 import hashlib
 import os
+import select
 import shutil
 import socket
+import ssl
+import subprocess
 import sys
 import threading
 import time
@@ -363,6 +366,78 @@ def php(s):
        st[2] == ("uid=%d\nname=itkd\nmethod=POST\n" % UID_A).encode(), repr(st)[:300])
 
 
+def over_tls():
+    """HTTPS=on, and bodies streamed through TLS records both ways."""
+    conf = two_vhost_conf(extra_a="cgi-dir /cgi-bin/\ncgi-timeout 5\n"
+                                  "tls-cert {dir}/a.pem\ntls-key {dir}/a.key")
+    conf = conf.replace("listen 127.0.0.1:{port}\n",
+                        "listen 127.0.0.1:{port}\nlisten 127.0.0.1:{tlsport} tls\n")
+    with Server(conf, name="cgitls", tls=True, start=False) as s:
+        layout(s)
+        r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                            os.path.join(s.dir, "a.key"), "-out", os.path.join(s.dir, "a.pem"),
+                            "-days", "2", "-subj", "/CN=a.test"], capture_output=True)
+        if r.returncode != 0:
+            skip("cgi over TLS", "openssl req failed")
+            return
+        s.start()
+        s.wait_port(s.tlsport)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+
+        def tls_request(data, send_body=b""):
+            """One thread, non-blocking: an SSL object must not be read and
+            written from two threads at once."""
+            c = ctx.wrap_socket(socket.create_connection(("127.0.0.1", s.tlsport), 15),
+                                server_hostname="a.test")
+            c.setblocking(False)
+            out, buf, errs = memoryview(data + send_body), bytearray(), []
+            end = time.time() + 20
+            while time.time() < end:
+                rd, wr, _ = select.select([c], [c] if len(out) else [], [], 1)
+                if wr:
+                    try:
+                        out = out[c.send(out[:16384]):]
+                    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                        pass
+                    except OSError as e:
+                        errs.append("send: %r" % e)
+                        break
+                if rd or c.pending():
+                    try:
+                        b = c.recv(1 << 16)
+                    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                        continue
+                    except OSError as e:
+                        errs.append("recv: %r" % e)
+                        break
+                    if not b:
+                        break
+                    buf.extend(b)
+            c.close()
+            r = parse(bytes(buf))
+            return r[0] if r else (len(buf), errs)
+
+        st = tls_request(b"GET /cgi-bin/env.cgi HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+        e = envmap(st[2]) if st and len(st) == 3 else {}
+        ok("tls: HTTPS=on", e.get("HTTPS") == "on", repr(st)[:300])
+        ok("tls: SERVER_PORT is the TLS port", e.get("SERVER_PORT") == str(s.tlsport),
+           repr(e.get("SERVER_PORT")))
+        data = os.urandom(2 << 20)
+        st = tls_request(("POST /cgi-bin/hash.cgi HTTP/1.1\r\nHost: a.test\r\nContent-Length: %d\r\n"
+                          "Connection: close\r\n\r\n" % len(data)).encode() + data)
+        ok("tls: 2 MiB body streamed through TLS arrives intact", st and len(st) == 3 and st[0] == 200 and
+           ("sha256=%s" % hashlib.sha256(data).hexdigest()).encode() in st[2], repr(st)[:300])
+        data = os.urandom(1 << 20)
+        st = tls_request(("POST /cgi-bin/wbr.cgi HTTP/1.1\r\nHost: a.test\r\nContent-Length: %d\r\n"
+                          "Connection: close\r\n\r\n" % len(data)).encode(), data)
+        ok("tls: write-before-read completes", st and len(st) == 3 and st[0] == 200 and
+           st[2].endswith(("sha256=%s\n" % hashlib.sha256(data).hexdigest()).encode()),
+           repr(st)[:300])
+
+
 def main():
     conf = two_vhost_conf(extra_a="cgi .cgi\ncgi .php %s\ncgi-dir /cgi-bin/\ncgi-timeout 2\n"
                                   "index index.html index.cgi" % PHP)
@@ -378,6 +453,7 @@ def main():
         failures(s)
         no_fd_leak(s)
         php(s)
+    over_tls()
     done()
 
 
