@@ -965,6 +965,19 @@ err:
 	return st;
 }
 
+/* Collect the script's exit status if it has one. ECHILD means someone
+ * let SIGCHLD be ignored and the kernel reaped it: it is gone all the same. */
+static void
+reap(struct run *u)
+{
+	pid_t r = waitpid(u->pid, &u->wstatus, WNOHANG);
+
+	if (r == u->pid || (r < 0 && errno == ECHILD))
+		u->reaped = 1;
+	if (r < 0 && errno == ECHILD)
+		u->wstatus = 0;
+}
+
 /* One poll() round. 0 to go on; else what the loop ends with. */
 static int
 step(struct run *u)
@@ -1008,9 +1021,8 @@ step(struct run *u)
 		return st;
 	if (u->in >= 0 && (st = feed_body(u, ready || (p[0].revents & POLLIN))) != 0)
 		return st;
-	if (!u->reaped && (p[4].revents || (u->out < 0 && u->err < 0)) &&
-	    waitpid(u->pid, &u->wstatus, WNOHANG) == u->pid)
-		u->reaped = 1;
+	if (!u->reaped && (p[4].revents || (u->out < 0 && u->err < 0)))
+		reap(u);
 	return 0;
 }
 

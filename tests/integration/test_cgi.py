@@ -299,6 +299,8 @@ def failures(s):
        "%r after %.1fs" % (repr(st)[:100], took))
     ok("timeout: the whole process group is gone", wait_gone(UID_A, "sleep"),
        repr(uid_procs(UID_A, "sleep")))
+    ok("timeout: no process of the vhost's uid left at all", wait_gone(UID_A, None),
+       repr([(p, proc_status(p).get("Name")) for p in uid_procs(UID_A)]))
     ok("timeout: logged", "cgi-timeout" in s.log(), s.log()[-500:])
     st = get(s.port, "/cgi-bin/crash.cgi")
     ok("crash: a script killed by a signal gives 502", st and st[0] == 502, repr(st)[:200])
