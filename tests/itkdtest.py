@@ -79,6 +79,7 @@ class Server:
     dir/access.log unless the config says otherwise."""
 
     def __init__(self, conf, name="t", tls=False, extra_args=(), start=True):
+        os.makedirs(os.path.join(TOP, "tests", "tmp"), exist_ok=True)
         self.dir = tempfile.mkdtemp(prefix="itkd-%s-" % name,
                                     dir=os.path.join(TOP, "tests", "tmp"))
         os.chmod(self.dir, 0o755)

@@ -150,9 +150,16 @@ def lay_out(d, pic):
     return homes
 
 
+profiles = []
+
+
 def chromium(binary, srv, url, *extra):
     """Run headless Chromium once on url; (CompletedProcess, net log events)."""
-    profile = tempfile.mkdtemp(prefix="chromium-", dir=srv.dir)
+    # Under /tmp, not the test dir: Chromium puts a unix socket in its
+    # profile, and a socket path must fit in 108 bytes (a deep CI checkout
+    # does not).
+    profile = tempfile.mkdtemp(prefix="itkd-chr-", dir="/tmp")
+    profiles.append(profile)
     netlog = os.path.join(srv.dir, "netlog-%d.json" % len(os.listdir(srv.dir)))
     argv = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
             "--no-first-run", "--disable-background-networking",
@@ -290,6 +297,8 @@ def main():
     finally:
         srv.cleanup()
         remove_users()
+        for p in profiles:
+            shutil.rmtree(p, ignore_errors=True)
         lock.close()
     done()
 
