@@ -341,6 +341,12 @@ def failures(s):
     st = get(s.port, "/cgi-bin/crash.cgi")
     ok("crash: a script killed by a signal gives 502", st and st[0] == 502, repr(st)[:200])
     ok("crash: the signal is in the error log", "signal 11" in s.log(), s.log()[-500:])
+    t0 = time.time()
+    got = raw(s.port, b"GET /cgi-bin/crash_late.cgi HTTP/1.1\r\nHost: a.test\r\n\r\n", shut=False)
+    ok("crash after output: the answer is cut off (no last chunk) and the connection closed",
+       got.startswith(b"HTTP/1.1 200") and b"partial" in got and
+       not got.endswith(b"0\r\n\r\n") and time.time() - t0 < 3,
+       "%r after %.1fs" % (got[-200:], time.time() - t0))
     st = get(s.port, "/cgi-bin/stderr.cgi")
     log = s.log()
     ok("stderr: the answer is unaffected", st and st[0] == 200 and st[2] == b"ok\n", repr(st))
