@@ -436,20 +436,31 @@ close_from(int lowfd)
 		close(fd);
 }
 
+/* Every disposition back to SIG_DFL, through the system call: the C
+ * library's sigaction() refuses the signals it keeps for itself (glibc's
+ * 32 and 33), and an ignored one would be inherited across execve. A
+ * zeroed kernel sigaction is SIG_DFL, no flags, empty mask on every
+ * architecture, whatever its layout. SIGKILL and SIGSTOP fail, harmlessly. */
+static void
+default_signals(void)
+{
+	static const unsigned long dfl[8];
+	int sig;
+
+	for (sig = 1; sig < NSIG; sig++)
+		syscall(SYS_rt_sigaction, sig, dfl, NULL, (size_t)(NSIG / 8));
+}
+
 /* fork()ed: become the script. Only async-signal-safe calls from here.
  * An exec failure reports errno on fd 3 (close-on-exec: gone on success). */
 static void __attribute__((noreturn))
 child_exec(const char *dir, char *const argv[], char *const envp[],
     int in, int out, int err, int report)
 {
-	struct sigaction sa;
 	sigset_t none;
-	int sig, e, failfd = report;
+	int e, failfd = report;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &sa, NULL);      /* fails harmlessly for some */
+	default_signals();
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setpgid(0, 0);
