@@ -403,6 +403,21 @@ def no_fd_leak(s):
        len(kids) == 1 and fds == fds2, "%r %r %r" % (kids, fds, fds2))
 
 
+def interpreters(s):
+    broot = os.path.join(s.dir, "b")
+    write(os.path.join(broot, "plain.sh"),
+          "printf 'Content-Type: text/plain\\n\\nran as %s by %s\\n' \"$(id -u)\" \"$0\"\n",
+          UID_B, UID_B, 0o644)
+    write(os.path.join(broot, "x.bad"), "whatever\n", UID_B, UID_B, 0o644)
+    st = get(s.port, "/plain.sh", "b.test")
+    ok("interpreter: runs a script that is not executable, as that vhost's uid",
+       st and st[0] == 200 and st[2] == ("ran as %d by %s\n" % (UID_B, os.path.join(broot, "plain.sh"))).encode(),
+       repr(st)[:300])
+    st = get(s.port, "/x.bad", "b.test")
+    ok("interpreter: a missing one gives 500 and a log line", st and st[0] == 500 and
+       "cannot run" in s.log(), repr(st)[:200] + s.log()[-300:])
+
+
 def php(s):
     if not os.path.exists(PHP):
         skip("php-cgi", "no " + PHP)
@@ -515,7 +530,8 @@ def start_with_signals_ignored(s):
 
 def main():
     conf = two_vhost_conf(extra_a="cgi .cgi\ncgi .php %s\ncgi-dir /cgi-bin/\ncgi-timeout 2\n"
-                                  "index index.html index.cgi" % PHP)
+                                  "index index.html index.cgi" % PHP,
+                          extra_b="cgi .sh /bin/sh\ncgi .bad /nonexistent/interpreter")
     with Server(conf, name="cgi", start=False) as s:
         root = layout(s)
         start_with_signals_ignored(s)
@@ -528,6 +544,7 @@ def main():
         failures(s)
         no_fd_leak(s)
         php(s)
+        interpreters(s)
     over_tls()
     done()
 
