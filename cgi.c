@@ -28,6 +28,13 @@
  *   those writes is bounded by `timeout` instead).
  * - A script that exits leaving children behind is not hunted down, as in
  *   Apache; a timeout or a lost client kills the whole process group.
+ * - A local redirect's query becomes the new request's QUERY_STRING
+ *   (r->query is pointed at it); its path goes to serve.c in ex->redirect.
+ * - Transfer-Encoding is not passed as HTTP_* (the script sees a decoded
+ *   body); hop-by-hop fields, Date and Server from the script are dropped.
+ * - A body the script left unread is discarded up to CGI_DISCARD_MAX, then
+ *   the connection closes. A non-zero exit is logged; at most
+ *   CGI_ERRLINES_MAX stderr lines per request reach the error log.
  */
 #include <errno.h>
 #include <fcntl.h>
