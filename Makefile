@@ -15,6 +15,10 @@ ifeq ($(SANITIZE),1)
 O        = build/asan
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
+# Every report of every process (children under any uid too) lands in
+# tests/tmp/san/, and tests/run.sh counts each as a failure.
+export ASAN_OPTIONS  = log_path=$(CURDIR)/tests/tmp/san/report
+export UBSAN_OPTIONS = log_path=$(CURDIR)/tests/tmp/san/report:print_stacktrace=1
 endif
 
 SRC  = itkd.c score.c serve.c proxy.c conn.c body.c http.c vhost.c priv.c path.c file.c cgi.c log.c tls.c

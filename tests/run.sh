@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.." || exit 1
 out=tests/tmp/results.txt
 mkdir -p tests/tmp
 : > "$out"
+# Sanitizer reports (make check SANITIZE=1), writable by every test uid.
+rm -rf tests/tmp/san && mkdir -m 1777 tests/tmp/san
 run() {
 	echo "== $*"
 	# A test program that dies without printing counts as one failure.
@@ -22,6 +24,10 @@ done
 for t in tests/integration/test_*.py; do
 	[ -f "$t" ] && run python3 "$t"
 done
+for f in tests/tmp/san/report.*; do
+	[ -f "$f" ] && echo "FAIL sanitizer $f: $(grep -m1 -E 'ERROR:|runtime error' "$f")" >> "$out"
+done
+grep '^FAIL sanitizer' "$out"
 pass=$(grep -c '^ok ' "$out")
 fail=$(grep -c '^FAIL' "$out")
 skip=$(grep -c '^skip' "$out")
