@@ -4,6 +4,7 @@ Starts the real ./itkd as root on 127.0.0.1 with a throwaway directory and
 numeric test ids, and talks to it with raw sockets. Each check prints one
 line, "ok NAME" or "FAIL NAME: detail", that tests/run.sh counts.
 """
+import fcntl
 import os
 import re
 import shutil
@@ -309,3 +310,41 @@ def two_vhost_roots(dirpath):
         root = mkdir(os.path.join(dirpath, name), uid, uid, 0o700)
         write(os.path.join(root, "index.html"), "<h1>%s</h1>\n" % name, uid, uid, 0o600)
         write(os.path.join(root, "secret.txt"), "secret of %s\n" % name, uid, uid, 0o600)
+
+
+def read_response(s, timeout=5.0):
+    """One response with Content-Length, leaving the connection open;
+    b"" when the peer closed without answering."""
+    s.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        b = s.recv(4096)
+        if not b:
+            return data
+        data += b
+    head, _, body = data.partition(b"\r\n\r\n")
+    m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+    n = int(m.group(1)) if m else 0
+    while len(body) < n:
+        b = s.recv(4096)
+        if not b:
+            break
+        body += b
+    return head + b"\r\n\r\n" + body
+
+
+def machine_lock(name, wait=180):
+    """Serialize runs of a test that changes the machine (users, groups)
+    against another run of itself (two make checks at once). Keep the
+    returned file open while it matters; closing it lets go."""
+    path = "/run/lock" if os.path.isdir("/run/lock") else "/tmp"
+    f = open(os.path.join(path, "itkd-test-%s.lock" % name), "w")
+    end = time.time() + wait
+    while True:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return f
+        except OSError:
+            if time.time() > end:
+                raise RuntimeError("another run of this test holds " + f.name)
+            time.sleep(0.2)

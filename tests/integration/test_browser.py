@@ -10,7 +10,6 @@ into the DOM, which --dump-dom prints; Chromium's net log shows the
 connections it used. Needs root (real users, uid switches); installs
 chromium when it is missing, and skips when that fails.
 """
-import fcntl
 import json
 import os
 import re
@@ -23,7 +22,7 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import UID_USER, UID_A, Server, done, mkdir, need_root, ok, skip, write
+from itkdtest import machine_lock, UID_USER, UID_A, Server, done, mkdir, need_root, ok, skip, write
 
 need_root("browser")
 
@@ -105,20 +104,6 @@ def find_chromium():
     return shutil.which("chromium")
 
 
-def lock_users():
-    """Serialize runs of this test on the machine (two make checks at once):
-    they would add and remove the same users under each other."""
-    path = "/run/lock" if os.path.isdir("/run/lock") else "/tmp"
-    f = open(os.path.join(path, "itkd-test-browser.lock"), "w")
-    end = time.time() + 180
-    while True:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return f
-        except OSError:
-            if time.time() > end:
-                raise RuntimeError("another run of this test holds " + f.name)
-            time.sleep(0.2)
 
 
 def remove_users():
@@ -251,7 +236,7 @@ def main():
         skip("browser", "chromium is not installed and apt-get could not install it")
         done()
     pic = png(SIZE, SIZE, (255, 0, 0))
-    lock = lock_users()
+    lock = machine_lock("browser")
     srv = Server(CONF, name="browser", start=False)
     try:
         homes = lay_out(srv.dir, pic)

@@ -11,7 +11,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import (Server, UID_USER, UID_A, UID_B, connect, need_root, ok, done,
+from itkdtest import (read_response, Server, UID_USER, UID_A, UID_B, connect, need_root, ok, done,
                       proc_status, two_vhost_conf, two_vhost_roots)
 
 GID_EXTRA = 61005
@@ -35,24 +35,6 @@ def wait_child(srv, pred, timeout=3.0):
     return None, {}
 
 
-def read_response(s, timeout=5.0):
-    """One response with Content-Length, leaving the connection open."""
-    s.settimeout(timeout)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        b = s.recv(4096)
-        if not b:
-            return data
-        data += b
-    head, _, body = data.partition(b"\r\n\r\n")
-    m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
-    n = int(m.group(1)) if m else 0
-    while len(body) < n:
-        b = s.recv(4096)
-        if not b:
-            break
-        body += b
-    return head + b"\r\n\r\n" + body
 
 
 def listen_inodes():

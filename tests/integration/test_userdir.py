@@ -7,7 +7,6 @@ block. Who served what is checked from outside: the file is 0600 and owned
 by the user, and the stage-2 child's /proc/PID/status shows the user's uid
 while its keep-alive connection is still open. Needs root.
 """
-import fcntl
 import os
 import re
 import shutil
@@ -17,7 +16,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import (ITKD, UID_USER, UID_A, UID_B, UID_C, Server, connect, done, mkdir,
+from itkdtest import (machine_lock, read_response, ITKD, UID_USER, UID_A, UID_B, UID_C, Server, connect, done, mkdir,
                       need_root, ok, parse, proc_status, raw, recv_all, write)
 
 need_root("userdir")
@@ -68,20 +67,6 @@ def run(*argv):
     return subprocess.run(argv, capture_output=True, text=True)
 
 
-def lock_users():
-    """Serialize runs of this test on the machine (two make checks at once):
-    they would add and remove the same users under each other."""
-    path = "/run/lock" if os.path.isdir("/run/lock") else "/tmp"
-    f = open(os.path.join(path, "itkd-test-userdir.lock"), "w")
-    end = time.time() + 180
-    while True:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return f
-        except OSError:
-            if time.time() > end:
-                raise RuntimeError("another run of this test holds " + f.name)
-            time.sleep(0.2)
 
 
 def remove_users():
@@ -146,25 +131,6 @@ def get(srv, path, host="u.test"):
     return r[0] if r else None
 
 
-def read_response(s, timeout=5.0):
-    """One response with Content-Length, leaving the connection open;
-    b"" when the peer closed without answering."""
-    s.settimeout(timeout)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        b = s.recv(4096)
-        if not b:
-            return data
-        data += b
-    head, _, body = data.partition(b"\r\n\r\n")
-    m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
-    n = int(m.group(1)) if m else 0
-    while len(body) < n:
-        b = s.recv(4096)
-        if not b:
-            break
-        body += b
-    return head + b"\r\n\r\n" + body
 
 
 def quiet(srv, timeout=3.0):
@@ -485,7 +451,7 @@ def access_log(srv):
 
 
 def main():
-    lock = lock_users()
+    lock = machine_lock("userdir")
     srv = Server(CONF, name="userdir", start=False)
     try:
         homes = lay_out(srv.dir)
