@@ -14,6 +14,10 @@ struct board {
 
 static struct board *board;
 static size_t board_len;
+/* Slots taken, kept by the master (the only one that takes and frees
+ * them): its loop asks before every poll, and a scan of every slot each
+ * time was most of its own work per connection. */
+static int used;
 
 int
 score_init(int n)
@@ -82,6 +86,7 @@ score_reserve(const struct sockaddr_storage *peer)
 		peer_key(peer, &board->slot[i].family, board->slot[i].addr);
 		/* -1: taken, owner not known yet; counts as busy everywhere. */
 		__atomic_store_n(&board->slot[i].pid, -1, __ATOMIC_RELEASE);
+		used++;
 		return i;
 	}
 	return -1;
@@ -95,6 +100,8 @@ score_set_pid(int slot, pid_t pid)
 	if (pid <= 0) {
 		board->slot[slot].vhost = -1;
 		pid = 0;
+		if (board->slot[slot].pid != 0)
+			used--;
 	}
 	__atomic_store_n(&board->slot[slot].pid, pid, __ATOMIC_RELEASE);
 }
@@ -104,6 +111,8 @@ score_release(pid_t pid)
 {
 	int i, vh;
 
+	if (pid <= 0)           /* 0 is every free slot, -1 a reserved one */
+		return -1;
 	for (i = 0; i < board->n; i++) {
 		if (board->slot[i].pid != pid)
 			continue;
@@ -112,6 +121,7 @@ score_release(pid_t pid)
 		board->slot[i].vhost = -1;
 		board->slot[i].pid = 0;
 		unlock();
+		used--;
 		return vh;
 	}
 	return -1;
@@ -120,11 +130,7 @@ score_release(pid_t pid)
 int
 score_count(void)
 {
-	int i, n = 0;
-
-	for (i = 0; i < board->n; i++)
-		n += board->slot[i].pid != 0;
-	return n;
+	return used;
 }
 
 int
