@@ -12,6 +12,7 @@
 #include <pwd.h>
 #include <grp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,7 +266,10 @@ serve_request(const struct config *cfg, const struct vhost *vh, int last)
 	struct exchange ex;
 	int st, hops = 0;
 
-	memset(&ex, 0, sizeof(ex));
+	/* Everything but the 4 KiB redirect buffer, which is a string: the
+	 * memset of it all was a tenth of a keep-alive request's own work. */
+	memset(&ex, 0, offsetof(struct exchange, redirect));
+	ex.redirect[0] = '\0';
 	ex.c = &conn;
 	ex.cfg = cfg;
 	ex.vh = vh;
@@ -301,6 +305,16 @@ serve_request(const struct config *cfg, const struct vhost *vh, int last)
 	return 0;
 }
 
+/* snprintf("%s") without printf (once per request): truncates alike. */
+static void
+copy_string(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 /* Pick vhost and identity for the parsed request; never returns when the
  * request cannot be served on this connection. */
 static const struct vhost *
@@ -315,7 +329,7 @@ choose(const struct config *cfg, struct priv_ident *id)
 	docroot_buf[0] = prefix_buf[0] = '\0';
 	if (userdir_ident(cfg, vh, req.path, id) < 0) {
 		priv_ident_vhost(id, vh);
-		snprintf(docroot_buf, sizeof(docroot_buf), "%s", vh->root);
+		copy_string(docroot_buf, sizeof(docroot_buf), vh->root);
 		prefix_buf[0] = '\0';
 	}
 	return vh;
