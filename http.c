@@ -967,38 +967,40 @@ fmt_fast(char *value, size_t cap, const char *fmt, va_list ap)
 void
 http_out_field(struct http_out *o, const char *name, const char *fmt, ...)
 {
-	char value[HTTP_OUT_MAX];
+	size_t nlen = strlen(name), cap;
+	char *value;
 	va_list ap;
 	int n, i;
 
 	/* A name that is no token would let a caller inject a line. */
-	if (!is_token(name, strlen(name))) {
+	if (!is_token(name, nlen) || o->overflow ||
+	    o->len + nlen + 4 > sizeof(o->buf)) {
 		o->overflow = 1;
 		return;
 	}
+	/* The value is formatted in place, after room for the name and ": "
+	 * (no 4 KiB copy on the stack); cap leaves room for its "\r\n". */
+	value = o->buf + o->len + nlen + 2;
+	cap = sizeof(o->buf) - o->len - nlen - 2;
 	va_start(ap, fmt);
-	n = fmt_fast(value, sizeof(value), fmt, ap);
+	n = fmt_fast(value, cap, fmt, ap);
 	va_end(ap);
 	if (n < 0) {
 		va_start(ap, fmt);
-		n = vsnprintf(value, sizeof(value), fmt, ap);
+		n = vsnprintf(value, cap, fmt, ap);
 		va_end(ap);
 	}
-	if (n < 0 || (size_t)n >= sizeof(value)) {
+	if (n < 0 || (size_t)n + 2 > cap) {
 		o->overflow = 1;
 		return;
 	}
 	for (i = 0; i < n; i++)
 		if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0')
 			value[i] = ' ';
-	if (o->len + strlen(name) + 2 + (size_t)n + 2 > sizeof(o->buf)) {
-		o->overflow = 1;
-		return;
-	}
-	out_put(o, name, strlen(name));
-	out_put(o, ": ", 2);
-	out_put(o, value, (size_t)n);
-	out_put(o, "\r\n", 2);
+	memcpy(o->buf + o->len, name, nlen);
+	memcpy(o->buf + o->len + nlen, ": ", 2);
+	memcpy(value + n, "\r\n", 2);
+	o->len += nlen + 2 + (size_t)n + 2;
 }
 
 int

@@ -25,7 +25,6 @@ struct http_field {
 };
 
 struct http_request {
-	char buf[HTTP_HEAD_MAX + 1];    /* private copy of the head, split in place */
 	size_t head_len;                /* bytes of the head incl. final CRLF CRLF */
 
 	enum http_method method;
@@ -45,12 +44,16 @@ struct http_request {
 					 * "" for 1.0 without Host */
 	unsigned port;                  /* port from Host, 0 if none */
 	char hostbuf[HTTP_HOST_MAX + 1];        /* host points here */
-	char pathbuf[HTTP_LINE_MAX + 1];        /* path points here */
 
 	int keep_alive;                 /* 1 if the connection may persist */
 	enum http_body body;
 	uint64_t content_length;        /* for HTTP_BODY_LENGTH */
 	int expect_continue;            /* Expect: 100-continue seen */
+
+	/* The big buffers last, after every small field: fewer pages touched
+	 * per request (PSS of a connection process). */
+	char buf[HTTP_HEAD_MAX + 1];    /* private copy of the head, split in place */
+	char pathbuf[HTTP_LINE_MAX + 1];        /* path points here */
 };
 
 /* Look for the end of a request head in buf[0..len). Returns 1 when complete

@@ -222,7 +222,9 @@ path_resolve(struct path_res *res, const struct vhost *vh,
 
 	/* Field by field: the three path buffers are strings, and zeroing
 	 * all 12 KiB of them was a tenth of a keep-alive request's time. */
-	res->fs[0] = res->script_name[0] = res->path_info[0] = '\0';
+	res->fs[0] = res->script_name[0] = '\0';
+	if (res->path_info[0] != '\0')         /* a read does not dirty the page */
+		res->path_info[0] = '\0';
 	memset(&res->st, 0, sizeof(res->st));
 	res->is_dir = res->in_cgi_dir = 0;
 	res->cgi = NULL;

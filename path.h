@@ -16,13 +16,15 @@ struct cgi_rule;
 int path_normalise(char *out, size_t cap, const char *raw);
 
 struct path_res {
-	char fs[PATH_MAX];              /* file system path of what was found */
-	char script_name[PATH_MAX];     /* URL path (below the prefix) of it */
-	char path_info[PATH_MAX];       /* the rest after a script, "" if none */
+	/* Small fields first, the 4 KiB buffers after: the pages a request
+	 * dirties are as few as the strings allow. */
 	struct stat st;
 	int is_dir;                     /* a directory without index (autoindex) */
 	const struct cgi_rule *cgi;     /* the rule that makes it a script, or NULL */
 	int in_cgi_dir;                 /* found below a `cgi-dir` */
+	char fs[PATH_MAX];              /* file system path of what was found */
+	char script_name[PATH_MAX];     /* URL path (below the prefix) of it */
+	char path_info[PATH_MAX];       /* the rest after a script, "" if none */
 };
 
 /* Find path (normalised) below docroot. Returns 0, 301 (a directory named
