@@ -475,23 +475,27 @@ drop_bound(const char *stage)
 	return 0;
 }
 
-/* The capabilities in `caps` that are in P and E, inheritable empty. */
+/* Exactly the capabilities in `caps` in P and E, inheritable empty: one
+ * capset(2). Not libcap's cap_init/cap_set_proc: those malloc, and a
+ * connection process that mallocs dirties the heap pages it shares with
+ * the master (two more private pages per process, issue 8's PSS). */
 static int
 set_caps(const cap_value_t *caps, int ncaps)
 {
-	cap_t want;
-	int rc = -1;
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+	int i;
 
-	if ((want = cap_init()) == NULL)        /* all three sets empty */
-		return -1;
-	if (ncaps > 0 &&
-	    (cap_set_flag(want, CAP_PERMITTED, ncaps, caps, CAP_SET) < 0 ||
-	    cap_set_flag(want, CAP_EFFECTIVE, ncaps, caps, CAP_SET) < 0))
-		goto out;
-	rc = cap_set_proc(want);
-out:
-	cap_free(want);
-	return rc;
+	memset(d, 0, sizeof(d));
+	for (i = 0; i < ncaps; i++) {
+		if (caps[i] < 0 || caps[i] >= 32 * _LINUX_CAPABILITY_U32S_3) {
+			errno = EINVAL;
+			return -1;
+		}
+		d[caps[i] / 32].permitted |= 1u << (caps[i] % 32);
+		d[caps[i] / 32].effective |= 1u << (caps[i] % 32);
+	}
+	return capset(&hdr, d);
 }
 
 static uint64_t
@@ -564,7 +568,7 @@ priv_master(const struct config *cfg)
 		}
 	}
 	if (set_caps(keep, nkeep) < 0)
-		return fail(NULL, "master", "cap_set_proc", NO_ARG);
+		return fail(NULL, "master", "capset", NO_ARG);
 
 	/* 4. Verify. */
 	if (read_caps(cap, 1) < 0)
@@ -705,7 +709,7 @@ priv_stage1(const struct config *cfg)
 	/* 4. Leaving uid 0 emptied the effective set; permitted still holds
 	 *    the master's. Keep exactly setuid + setgid (+ sys_nice). */
 	if (set_caps(keep, nkeep) < 0)
-		return fail(NULL, "stage 1", "cap_set_proc", NO_ARG);
+		return fail(NULL, "stage 1", "capset", NO_ARG);
 	priv_trace("stage 1: capabilities cut to setuid+setgid");
 
 	/* 5. A later uid change must not carry capabilities along. */
@@ -760,7 +764,6 @@ priv_stage2(const struct priv_ident *id)
 {
 	const struct vhost *vh = id->vh;
 	struct rlimit rl;
-	cap_t none;
 	int i, nnp_before, nnp;
 
 	if (id->uid == 0 || id->gid == 0) {     /* never, whatever the filter */
@@ -804,14 +807,8 @@ priv_stage2(const struct priv_ident *id)
 	 *    alone (mpm-itk's lesson): clear permitted, effective and
 	 *    inheritable ourselves, then the ambient set. The bounding set
 	 *    is already empty since stage 1. */
-	if ((none = cap_init()) == NULL)
-		return fail(vh, "stage 2", "cap_init", NO_ARG);
-	if (cap_clear(none) < 0 || cap_set_proc(none) < 0) {
-		fail(vh, "stage 2", "cap_set_proc", NO_ARG);
-		cap_free(none);
-		return -1;
-	}
-	cap_free(none);
+	if (set_caps(NULL, 0) < 0)
+		return fail(vh, "stage 2", "capset", NO_ARG);
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
 		return fail(vh, "stage 2", "prctl(PR_CAP_AMBIENT_CLEAR_ALL)",
 		    NO_ARG);

@@ -170,9 +170,12 @@ score_enter_vhost(int slot, int pos, int max)
 void
 score_unmap(void)
 {
+	/* `board` keeps its stale value: storing NULL would dirty a page
+	 * the child otherwise shares with the master (PSS, issue 8), and
+	 * nothing in stage 2 calls score_*; a stray call faults on the
+	 * unmapped address instead of reading a scoreboard. */
 	if (board != NULL)
 		munmap(board, board_len);
-	board = NULL;
 }
 
 void
