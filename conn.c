@@ -350,6 +350,16 @@ conn_sendfile(struct conn *c, int fd, off_t off, uint64_t n)
 	return 0;
 }
 
+/* 1 if the socket has no byte waiting (or the peer closed); a byte read
+ * here is dropped, and the caller lingers as before. */
+static int
+nothing_unread(int fd, char *junk, size_t len)
+{
+	ssize_t n = recv(fd, junk, len, MSG_DONTWAIT);
+
+	return n == 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+}
+
 void
 conn_close(struct conn *c)
 {
@@ -370,6 +380,15 @@ conn_close(struct conn *c)
 	 * for a moment, so unread pipelined bytes do not turn our FIN into an
 	 * RST that would destroy answers still in flight. */
 	shutdown(c->fd, SHUT_WR);
+	/* Unless the client said it sends nothing more (its last request had
+	 * no body and did not keep the connection alive) and nothing of it
+	 * is left, here or in the socket: then our close is a FIN, and the
+	 * wait for the client's own close only kept this process alive (as
+	 * nginx's `lingering_close on` reasons). Plain TCP only: a TLS peer
+	 * may still answer our close_notify. */
+	if (c->peer_done && c->tls == NULL && !c->error && c->rlen == c->rpos &&
+	    nothing_unread(c->fd, junk, sizeof(junk)))
+		goto done;
 	end = conn_now_ms() + 1000;
 	for (;;) {
 		struct pollfd p = { .fd = c->fd, .events = POLLIN };
@@ -379,6 +398,7 @@ conn_close(struct conn *c)
 		if (read(c->fd, junk, sizeof(junk)) <= 0)
 			break;
 	}
+done:
 	close(c->fd);
 	c->fd = -1;
 }

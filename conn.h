@@ -19,6 +19,9 @@ struct conn {
 	int64_t deadline;               /* ms on CLOCK_MONOTONIC; 0: none */
 	int error;                      /* sticky: a read/write failed or timed out */
 	int timed_out;                  /* the failure was the deadline */
+	int peer_done;                  /* the client said it sends no more (no
+					 * body, no keep-alive): close without
+					 * lingering if nothing is left unread */
 
 	size_t rpos, rlen;              /* of rbuf */
 	size_t wlen;                    /* of wbuf */

@@ -311,6 +311,9 @@ serve_request(const struct config *cfg, const struct vhost *vh, int last)
 		st = file_error(&ex, st);
 	}
 	log_access(vh, &conn, &req, ex.status, ex.bytes);
+	/* The client announced its last request and sent it without a body:
+	 * no lingering at the close (conn_close checks nothing is unread). */
+	conn.peer_done = !req.keep_alive && req.body == HTTP_BODY_NONE;
 	if (st < 0 || ex.close || conn.error || conn_flush(&conn) < 0)
 		return -1;
 	return 0;
