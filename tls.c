@@ -127,9 +127,18 @@ static void __attribute__((noinline))
 scrub_stack(void)
 {
 	unsigned char pad[64 * 1024];
+	uintptr_t lo, hi, page = (uintptr_t)sysconf(_SC_PAGESIZE);
 
 	explicit_bzero(pad, sizeof(pad));
 	__asm__ __volatile__("" : : "r"(pad) : "memory");
+	/* Then give back the whole pages of pad: zero already, they would
+	 * stay resident in the master, and every fork copies (and every
+	 * exit drops) a page table entry for each of them. MADV_DONTNEED on
+	 * private anonymous memory reads back as zeros if touched again. */
+	lo = ((uintptr_t)pad + page - 1) & ~(page - 1);
+	hi = ((uintptr_t)pad + sizeof(pad)) & ~(page - 1);
+	if (page > 0 && (page & (page - 1)) == 0 && hi > lo)
+		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
 static void
