@@ -41,6 +41,46 @@
 int priv_trace_on;
 
 /* ---------------------------------------------------------------------
+ * The id calls, straight to the kernel. libc's wrappers make each one
+ * take effect on every thread (musl: __synccall, four rt_sigprocmask calls
+ * around each); a connection process has one thread, so the plain
+ * syscall is the same call, 26 fewer syscalls per connection. Each result
+ * is still checked, and everything is read back afterwards.
+ */
+
+#ifdef SYS_setresuid32          /* 32-bit ids on i386 and arm */
+#define NR_SETRESUID SYS_setresuid32
+#define NR_SETRESGID SYS_setresgid32
+#define NR_SETUID SYS_setuid32
+#define NR_SETGID SYS_setgid32
+#define NR_SETGROUPS SYS_setgroups32
+#else
+#define NR_SETRESUID SYS_setresuid
+#define NR_SETRESGID SYS_setresgid
+#define NR_SETUID SYS_setuid
+#define NR_SETGID SYS_setgid
+#define NR_SETGROUPS SYS_setgroups
+#endif
+
+static int
+id_setresuid(uid_t uid)
+{
+	return (int)syscall(NR_SETRESUID, uid, uid, uid);
+}
+
+static int
+id_setresgid(gid_t gid)
+{
+	return (int)syscall(NR_SETRESGID, gid, gid, gid);
+}
+
+static int
+id_setgroups(size_t n, const gid_t *groups)
+{
+	return (int)syscall(NR_SETGROUPS, n, groups);
+}
+
+/* ---------------------------------------------------------------------
  * Reading the credentials back from the kernel. No /proc: this must work
  * in an empty chroot, so everything comes from syscalls.
  */
@@ -710,11 +750,11 @@ priv_stage1(const struct config *cfg)
 
 	/* 3. Groups, then gid, then uid: each needs a capability that the
 	 *    next step may take away. */
-	if (setgroups(1, &gid) < 0)
+	if (id_setgroups(1, &gid) < 0)
 		return fail(NULL, "stage 1", "setgroups", gid);
-	if (setresgid(gid, gid, gid) < 0)
+	if (id_setresgid(gid) < 0)
 		return fail(NULL, "stage 1", "setresgid", gid);
-	if (setresuid(uid, uid, uid) < 0)
+	if (id_setresuid(uid) < 0)
 		return fail(NULL, "stage 1", "setresuid", uid);
 	priv_trace("stage 1: setgroups, setresgid, setresuid done");
 
@@ -763,11 +803,11 @@ limit_name(int resource)
 static int
 verify_no_way_back(const struct vhost *vh)
 {
-	if (setuid(0) == 0) {
+	if (syscall(NR_SETUID, 0) == 0) {
 		log_error(vh, "priv: stage 2: verify: setuid(0) succeeded");
 		return -1;
 	}
-	if (setgid(0) == 0) {
+	if (syscall(NR_SETGID, 0) == 0) {
 		log_error(vh, "priv: stage 2: verify: setgid(0) succeeded");
 		return -1;
 	}
@@ -808,13 +848,13 @@ priv_stage2(const struct priv_ident *id)
 	priv_trace("stage 2: limits and nice set");
 
 	/* 3. Groups, gid, uid; the filter checks the ids once more. */
-	if (setgroups((size_t)id->ngroups, id->groups) < 0)
+	if (id_setgroups((size_t)id->ngroups, id->groups) < 0)
 		return fail(vh, "stage 2", "setgroups", id->ngroups);
 	priv_trace("stage 2: setgroups done");
-	if (setresgid(id->gid, id->gid, id->gid) < 0)
+	if (id_setresgid(id->gid) < 0)
 		return fail(vh, "stage 2", "setresgid", id->gid);
 	priv_trace("stage 2: setresgid done");
-	if (setresuid(id->uid, id->uid, id->uid) < 0)
+	if (id_setresuid(id->uid) < 0)
 		return fail(vh, "stage 2", "setresuid", id->uid);
 	priv_trace("stage 2: setresuid done, capabilities still held");
 
