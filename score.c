@@ -9,15 +9,18 @@
 struct board {
 	int lock;               /* a spinlock: held for a scan of slots only */
 	int n;
+	/* Slots taken, kept by the master (the only one that takes and
+	 * frees them): its loop asks before every poll, and a scan of every
+	 * slot each time was most of its own work per connection. Here and
+	 * not in the master's data: a write to a private page after fork
+	 * copies it (a fault in the master) and leaves the child's copy
+	 * private to the child (PSS); this mapping is shared. */
+	int used;
 	struct score_slot slot[];
 };
 
 static struct board *board;
 static size_t board_len;
-/* Slots taken, kept by the master (the only one that takes and frees
- * them): its loop asks before every poll, and a scan of every slot each
- * time was most of its own work per connection. */
-static int used;
 
 int
 score_init(int n)
@@ -86,7 +89,7 @@ score_reserve(const struct sockaddr_storage *peer)
 		peer_key(peer, &board->slot[i].family, board->slot[i].addr);
 		/* -1: taken, owner not known yet; counts as busy everywhere. */
 		__atomic_store_n(&board->slot[i].pid, -1, __ATOMIC_RELEASE);
-		used++;
+		board->used++;
 		return i;
 	}
 	return -1;
@@ -101,7 +104,7 @@ score_set_pid(int slot, pid_t pid)
 		board->slot[slot].vhost = -1;
 		pid = 0;
 		if (board->slot[slot].pid != 0)
-			used--;
+			board->used--;
 	}
 	__atomic_store_n(&board->slot[slot].pid, pid, __ATOMIC_RELEASE);
 }
@@ -121,7 +124,7 @@ score_release(pid_t pid)
 		board->slot[i].vhost = -1;
 		board->slot[i].pid = 0;
 		unlock();
-		used--;
+		board->used--;
 		return vh;
 	}
 	return -1;
@@ -130,7 +133,7 @@ score_release(pid_t pid)
 int
 score_count(void)
 {
-	return used;
+	return board->used;
 }
 
 int
