@@ -26,6 +26,7 @@
 #include "vhost.h"
 
 #define GRACE_SECONDS 10
+#define ACCEPT_BATCH  16     /* connections taken per poll() wake-up */
 
 struct listener {
 	int fd;
@@ -353,17 +354,28 @@ spawn(int fd, int is_tls, const struct sockaddr_storage *peer)
 	close(fd);
 }
 
+static int
+full(void)
+{
+	return score_count() >= cfg.max_clients || score_count() >= score_size();
+}
+
+/* Take what the backlog holds, a few at a time: under load one poll()
+ * wake-up then serves several connections. */
 static void
-accept_one(struct listener *l)
+accept_some(struct listener *l)
 {
 	struct sockaddr_storage peer;
-	socklen_t len = sizeof(peer);
-	int fd;
+	socklen_t len;
+	int fd, n;
 
-	fd = accept4(l->fd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
-	if (fd < 0)
-		return;         /* EAGAIN, ECONNABORTED, EMFILE: try later */
-	spawn(fd, l->tls, &peer);
+	for (n = 0; n < ACCEPT_BATCH && !full(); n++) {
+		len = sizeof(peer);
+		fd = accept4(l->fd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
+		if (fd < 0)
+			return; /* EAGAIN, ECONNABORTED, EMFILE: try later */
+		spawn(fd, l->tls, &peer);
+	}
 }
 
 /* SIGTERM: stop accepting, give the children a grace period, then kill. */
@@ -411,8 +423,7 @@ master_loop(void)
 		}
 		/* At max-clients the listeners are not polled: connections
 		 * wait in the backlog until a child exits. */
-		busy = score_count() >= cfg.max_clients ||
-		    score_count() >= score_size();
+		busy = full();
 		p[0].fd = sigpipe_fd[0];
 		p[0].events = POLLIN;
 		for (i = 0; i < nlst; i++) {
@@ -428,7 +439,7 @@ master_loop(void)
 				;
 		for (i = 0; i < nlst; i++)
 			if (p[i + 1].revents & POLLIN)
-				accept_one(&lst[i]);
+				accept_some(&lst[i]);
 	}
 	shutdown_master();
 }
