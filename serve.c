@@ -349,16 +349,6 @@ choose(const struct config *cfg, struct priv_ident *id)
 	return vh;
 }
 
-static const struct sockaddr_storage *
-peer_of(int fd, struct sockaddr_storage *ss)
-{
-	socklen_t len = sizeof(*ss);
-
-	if (getpeername(fd, (struct sockaddr *)ss, &len) < 0)
-		memset(ss, 0, sizeof(*ss));
-	return ss;
-}
-
 static void
 stage1_setup(const struct config *cfg, const int *listeners, int nlisten)
 {
@@ -383,31 +373,27 @@ void
 serve_connection(const struct config *cfg, struct tls_keys *keys, int fd,
     int is_tls, const int *listeners, int nlisten, int slot)
 {
-	struct tls_conn *t = NULL;
-	struct sockaddr_storage client, peer;
+	struct sockaddr_storage client;
 	struct priv_ident id;
-	int64_t deadline;
 	const struct vhost *vh;
 	int st, n;
 
 	stage1_setup(cfg, listeners, nlisten);
+	if (conn_init(&conn, fd, NULL) < 0)
+		finish(1);
 	/* One total deadline covers the PROXY header, the handshake and the
 	 * first request head. */
 	conn_deadline(&conn, cfg->timeout);
-	deadline = conn.deadline;
-	if (proxy_read(cfg, fd, deadline, peer_of(fd, &peer), &client) < 0) {
+	if (proxy_read(cfg, fd, conn.deadline, &conn.peer, &client) < 0) {
 		close(fd);
 		_exit(0);
 	}
-	if (is_tls && (t = tls_accept(keys, cfg, fd, deadline)) == NULL) {
-		close(fd);
-		_exit(0);
-	}
-	if (conn_init(&conn, fd, t) < 0)
-		finish(1);
 	if (client.ss_family != AF_UNSPEC)
 		conn_set_peer(&conn, &client);
-	conn.deadline = deadline;
+	if (is_tls && (conn.tls = tls_accept(keys, cfg, fd, conn.deadline)) == NULL) {
+		close(fd);
+		_exit(0);
+	}
 	for (n = 1;; n++) {
 		if ((st = read_head(&req)) < 0)
 			finish(0);

@@ -1204,14 +1204,9 @@ tls_accept(struct tls_keys *k, const struct config *cfg, int fd,
 {
 	struct tls_conn *t = &the_conn;
 	const struct vhost *vh;
-	int one = 1;
 
 	if (k == NULL || k->n == 0)
 		return NULL;
-	/* The engine already gathers records; without this, Nagle holds our
-	 * Finished behind the ChangeCipherSpec until the client's delayed
-	 * ACK (some 10-40 ms per full handshake). */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	t->fd = fd;
 	t->vh = NULL;
 	t->server_name[0] = '\0';
