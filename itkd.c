@@ -357,7 +357,9 @@ spawn(int fd, int is_tls, const struct sockaddr_storage *peer)
 static int
 full(void)
 {
-	return score_count() >= cfg.max_clients || score_count() >= score_size();
+	int n = score_count();
+
+	return n >= cfg.max_clients || n >= score_size();
 }
 
 /* Take what the backlog holds, a few at a time: under load one poll()
