@@ -527,6 +527,18 @@ sc_missing_setuid(void)
 	T("priv master says which cap", strstr(logbuf, "cap_setuid") != NULL);
 }
 
+/* Stage 1 relies on the master's empty bounding set: without priv_master
+ * in this process it must refuse, still uid 0, not go on. */
+static void
+sc_stage1_without_master(void)
+{
+	loglen = 0;
+	T("priv stage1 without the master's step fails", priv_stage1(&cfg) == -1);
+	T("priv stage1 without the master says why",
+	    strstr(logbuf, "bounding set emptied by the master") != NULL);
+	T("priv stage1 refused before any id change", ids4_are("Uid", 0));
+}
+
 static void
 sc_root_admitted(void)
 {
@@ -575,6 +587,7 @@ main(void)
 	}
 	config_setup();
 	ident_same();
+	scenario("priv stage1-without-master", sc_stage1_without_master);
 	scenario("priv master+stage1", sc_master_and_stage1);
 	scenario("priv stage2", sc_stage2);
 	scenario("priv nnp-off", sc_no_new_privs_off);
