@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -40,8 +41,8 @@ static struct listener lst[CONF_LISTEN_MAX];
 static int nlst;
 static int foreground;
 static int activated;            /* listeners came from systemd */
-static int sigpipe_fd[2] = { -1, -1 };
-static volatile sig_atomic_t got_term, got_hup, got_chld;
+static int sig_fd = -1;           /* signalfd: TERM, INT, HUP, CHLD */
+static int got_term, got_hup, got_chld;
 
 static void
 usage(FILE *f)
@@ -55,42 +56,78 @@ usage(FILE *f)
 	    "  -v, -h    version, help\n");
 }
 
-/* Handlers only set a flag and wake the loop through the self-pipe. */
-static void
-on_signal(int sig)
-{
-	int saved = errno;
-	char b = (char)sig;
+/* The master's signals arrive as reads from a signalfd in its poll set,
+ * not through handlers: no handler frame, self-pipe write and restarted
+ * poll per exited child, and the connection process has no handler to
+ * undo (see serve.h for the state it is handed). */
 
-	if (sig == SIGTERM || sig == SIGINT)
-		got_term = 1;
-	else if (sig == SIGHUP)
-		got_hup = 1;
-	else if (sig == SIGCHLD)
-		got_chld = 1;
-	if (write(sigpipe_fd[1], &b, 1) < 0) {
-		/* The pipe is full: the loop is awake already. */
-	}
-	errno = saved;
+/* The dispositions a connection process wants (serve.h), set once here
+ * and inherited by every fork. Whoever started us may have left a signal
+ * ignored, and an ignored signal stays ignored across execve: an ignored
+ * SIGCHLD would make the kernel reap children unseen (the master's
+ * scoreboard slots never freed, CGI exit statuses lost). */
+static int
+signals_default(void)
+{
+	if (signal(SIGCHLD, SIG_DFL) == SIG_ERR ||
+	    signal(SIGHUP, SIG_DFL) == SIG_ERR ||
+	    signal(SIGTERM, SIG_DFL) == SIG_ERR ||
+	    signal(SIGINT, SIG_DFL) == SIG_ERR ||
+	    signal(SIGPIPE, SIG_IGN) == SIG_ERR ||     /* a closed socket is an
+							  error, not death */
+	    signal(SIGXFSZ, SIG_IGN) == SIG_ERR)       /* `limit fsize` below
+							  the log: EFBIG */
+		return -1;
+	return 0;
+}
+
+/* A connection process blocks nothing (CGI programs inherit its mask). */
+static int
+signals_unblock(void)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	return sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 static int
 signals_init(void)
 {
-	struct sigaction sa;
-	int i, sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
+	sigset_t set;
 
-	if (pipe2(sigpipe_fd, O_CLOEXEC | O_NONBLOCK) < 0)
+	if (signals_default() < 0)
 		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESTART;
-	for (i = 0; i < 4; i++)
-		if (sigaction(sigs[i], &sa, NULL) < 0)
-			return -1;
-	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -1;
+	if ((sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+		return -1;
 	return 0;
+}
+
+/* Turn what the signalfd holds into flags for the loop. Four signals,
+ * each pending at most once: one read takes them all. */
+static void
+signals_read(void)
+{
+	struct signalfd_siginfo si[8];
+	ssize_t n;
+	size_t i;
+
+	if ((n = read(sig_fd, si, sizeof(si))) > 0)
+		for (i = 0; i < (size_t)n / sizeof(si[0]); i++) {
+			if (si[i].ssi_signo == SIGTERM || si[i].ssi_signo == SIGINT)
+				got_term = 1;
+			else if (si[i].ssi_signo == SIGHUP)
+				got_hup = 1;
+			else if (si[i].ssi_signo == SIGCHLD)
+				got_chld = 1;
+		}
 }
 
 static int
@@ -343,8 +380,10 @@ spawn(int fd, int is_tls, const struct sockaddr_storage *peer)
 		return;
 	}
 	if (pid == 0) {
-		close(sigpipe_fd[0]);
-		close(sigpipe_fd[1]);
+		/* Undo the master's signal set-up: serve.h's state. */
+		close(sig_fd);
+		if (signals_unblock() < 0)
+			_exit(1);
 		for (i = 0; i < nlst; i++)
 			fds[i] = lst[i].fd;
 		serve_connection(&cfg, is_tls ? keys : NULL, fd, is_tls, fds,
@@ -409,7 +448,6 @@ static void
 master_loop(void)
 {
 	struct pollfd p[CONF_LISTEN_MAX + 1];
-	char drain[64];
 	int i, n, busy;
 
 	for (;;) {
@@ -426,7 +464,7 @@ master_loop(void)
 		/* At max-clients the listeners are not polled: connections
 		 * wait in the backlog until a child exits. */
 		busy = full();
-		p[0].fd = sigpipe_fd[0];
+		p[0].fd = sig_fd;
 		p[0].events = POLLIN;
 		for (i = 0; i < nlst; i++) {
 			p[i + 1].fd = busy ? -1 : lst[i].fd;
@@ -437,8 +475,7 @@ master_loop(void)
 		if (n < 0)
 			continue;
 		if (p[0].revents & POLLIN)
-			while (read(sigpipe_fd[0], drain, sizeof(drain)) > 0)
-				;
+			signals_read();
 		for (i = 0; i < nlst; i++)
 			if (p[i + 1].revents & POLLIN)
 				accept_some(&lst[i]);
@@ -515,9 +552,9 @@ inetd_main(void)
 		return 1;
 	if (i > 2)
 		close(i);
-	if (priv_master(&cfg) < 0)
+	if (priv_master(&cfg) < 0 || signals_default() < 0 ||
+	    signals_unblock() < 0)
 		return 1;
-	signal(SIGPIPE, SIG_IGN);
 	serve_connection(&cfg, is_tls ? keys : NULL, fd, is_tls, NULL, 0, -1);
 }
 

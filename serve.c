@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <pwd.h>
 #include <grp.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -357,14 +356,6 @@ stage1_setup(const struct config *cfg, const int *listeners, int nlisten)
 	/* No listening socket in a connection process (invariant 4). */
 	for (i = 0; i < nlisten; i++)
 		close(listeners[i]);
-	signal(SIGHUP, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGCHLD, SIG_DFL);       /* CGI children are waited for */
-	signal(SIGPIPE, SIG_IGN);       /* a closed socket is an error, not death */
-	/* `limit fsize` smaller than the access log: the log write fails
-	 * (EFBIG) instead of killing the connection; CGI resets it. */
-	signal(SIGXFSZ, SIG_IGN);
 	if (priv_stage1(cfg) < 0)
 		_exit(1);
 }

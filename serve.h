@@ -31,7 +31,9 @@ struct exchange {
 
 /* Serve the connection on fd through both stages; never returns.
  * listeners[0..nlisten) are closed first thing. tls_keys is NULL on a plain
- * connection. slot is the connection's scoreboard slot (-1: none, inetd). */
+ * connection. slot is the connection's scoreboard slot (-1: none, inetd).
+ * The caller hands over its signals as a connection wants them: SIGPIPE
+ * and SIGXFSZ ignored, every other signal default, none blocked. */
 void serve_connection(const struct config *cfg, struct tls_keys *keys,
     int fd, int is_tls, const int *listeners, int nlisten, int slot)
     __attribute__((noreturn));

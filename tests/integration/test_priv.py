@@ -85,6 +85,21 @@ def check_stage1(st):
     ok("priv stage1 NoNewPrivs 0", st.get("NoNewPrivs") == "0", st.get("NoNewPrivs"))
 
 
+# SIGPIPE (13) and SIGXFSZ (25) ignored as in the master (and whatever
+# its parent left ignored), nothing caught, nothing blocked: the master's
+# signalfd and the signals it blocks for it stay in the master.
+SIG_PIPE_XFSZ = (1 << 12) | (1 << 24)
+
+
+def check_signals(stage, st, master):
+    ok("priv %s SigBlk none" % stage, st.get("SigBlk") == ZERO, st.get("SigBlk"))
+    ok("priv %s SigCgt none" % stage, st.get("SigCgt") == ZERO, st.get("SigCgt"))
+    ign = int(st.get("SigIgn", "0"), 16)
+    ok("priv %s SigIgn as the master's, PIPE+XFSZ in it" % stage,
+       st.get("SigIgn") == master.get("SigIgn") and ign & SIG_PIPE_XFSZ == SIG_PIPE_XFSZ,
+       (st.get("SigIgn"), master.get("SigIgn")))
+
+
 def check_stage2(st):
     ok("priv stage2 Uid all vhost", st.get("Uid") == ids4(UID_A), st.get("Uid"))
     ok("priv stage2 Gid all vhost", st.get("Gid") == ids4(UID_A), st.get("Gid"))
@@ -114,6 +129,10 @@ def main():
         master = proc_status(srv.proc.pid)
         ok("priv master Seccomp 2", master.get("Seccomp") == "2", master.get("Seccomp"))
         ok("priv master still uid 0", master.get("Uid") == ids4(0), master.get("Uid"))
+        # Its signals come through a signalfd: blocked, no handler.
+        ok("priv master blocks HUP INT TERM CHLD", master.get("SigBlk") ==
+           "%016x" % ((1 << 0) | (1 << 1) | (1 << 14) | (1 << 16)), master.get("SigBlk"))
+        ok("priv master catches nothing", master.get("SigCgt") == ZERO, master.get("SigCgt"))
 
         # Stage 1: half a request head; the child waits for the rest.
         s1 = connect(srv.port)
@@ -123,6 +142,7 @@ def main():
                   [proc_status(p).get("Uid") for p in srv.children()]):
             return
         check_stage1(st1)
+        check_signals("stage1", st1, master)
         ok("priv stage1 no listening socket",
            not (socket_inodes(pid1) & listen_inodes()), fd_targets(pid1))
 
@@ -135,6 +155,7 @@ def main():
         if ok("priv stage2 child found", pid2 is not None,
               [proc_status(p).get("Uid") for p in srv.children()]):
             check_stage2(st2)
+            check_signals("stage2", st2, master)
             # The method works: the master does hold a listening socket.
             ok("priv master holds a listening socket (control)",
                bool(socket_inodes(srv.proc.pid) & listen_inodes()))
