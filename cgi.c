@@ -646,7 +646,7 @@ local_redirect(struct run *u)
 	const char *loc = head.location, *q = strchr(loc, '?');
 	size_t plen = q ? (size_t)(q - loc) : strlen(loc);
 
-	if (plen >= sizeof(u->ex->redirect) ||
+	if (plen >= PATH_MAX ||
 	    (q && strlen(q + 1) >= sizeof(redirect_query)))
 		return 502;
 	memcpy(u->ex->redirect, loc, plen);
@@ -664,11 +664,12 @@ local_redirect(struct run *u)
 static int
 build_head(struct run *u, struct http_out *o, int status, int no_body)
 {
+	static char buf[HTTP_OUT_MAX];
 	struct exchange *ex = u->ex;
 	const struct vhost *vh = ex->vh;
 	int i;
 
-	http_out_begin(o, status);
+	http_out_begin(o, buf, sizeof(buf), status);
 	if (head.content_type)
 		http_out_field(o, "Content-Type", "%s", head.content_type);
 	if (head.location)

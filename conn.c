@@ -286,6 +286,25 @@ conn_write(struct conn *c, const void *buf, size_t len)
 	return write_all(c, buf, len, 0);
 }
 
+char *
+conn_lend(struct conn *c, size_t want, size_t *cap)
+{
+	/* A failed write sets c->error: conn_commit then fails. */
+	if (sizeof(c->wbuf) - c->wlen < want)
+		(void)flush_wbuf(c, 0);
+	*cap = sizeof(c->wbuf) - c->wlen;
+	return c->wbuf + c->wlen;
+}
+
+int
+conn_commit(struct conn *c, size_t len)
+{
+	if (c->error || len > sizeof(c->wbuf) - c->wlen)
+		return -1;
+	c->wlen += len;
+	return 0;
+}
+
 int
 conn_flush(struct conn *c)
 {
@@ -366,7 +385,10 @@ nothing_unread(int fd, char *junk, size_t len)
 void
 conn_close(struct conn *c)
 {
-	char junk[4096];
+	/* What the client still sends is dropped into rbuf: nothing in it
+	 * is of use any more, and a 4 KiB buffer here was a stack page of
+	 * its own in every connection process. */
+	char *junk = c->rbuf;
 	int64_t end;
 
 	if (c->fd < 0)
@@ -390,7 +412,7 @@ conn_close(struct conn *c)
 	 * nginx's `lingering_close on` reasons). Plain TCP only: a TLS peer
 	 * may still answer our close_notify. */
 	if (c->peer_done && c->tls == NULL && !c->error && c->rlen == c->rpos &&
-	    nothing_unread(c->fd, junk, sizeof(junk)))
+	    nothing_unread(c->fd, junk, sizeof(c->rbuf)))
 		goto done;
 	end = conn_now_ms() + 1000;
 	for (;;) {
@@ -398,7 +420,7 @@ conn_close(struct conn *c)
 		int64_t left = end - conn_now_ms();
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
 			break;
-		if (read(c->fd, junk, sizeof(junk)) <= 0)
+		if (read(c->fd, junk, sizeof(c->rbuf)) <= 0)
 			break;
 	}
 done:

@@ -61,6 +61,12 @@ ssize_t conn_read(struct conn *c, void *buf, size_t len);
 
 /* Write all of buf (buffered); 0 or -1. */
 int conn_write(struct conn *c, const void *buf, size_t len);
+/* Lend the end of wbuf, at least `want` bytes of it (what was gathered is
+ * written out first if less is left): a response head is built there in
+ * place, then conn_commit(c, len) adds it to what is gathered. Nothing
+ * else may write to c in between. *cap is the room lent. */
+char *conn_lend(struct conn *c, size_t want, size_t *cap);
+int conn_commit(struct conn *c, size_t len);
 /* Flush the write buffer (and the TLS record); 0 or -1. */
 int conn_flush(struct conn *c);
 /* Send n bytes of file fd from off: sendfile on plain TCP, read+write

@@ -287,14 +287,18 @@ err:
 /* ---- response heads ---- */
 
 /* Status line, the vhost's `header`s and Connection; the caller adds the
- * rest and sends with head_send. */
+ * rest and sends with head_send. The head is built in the connection's
+ * write buffer (conn_lend): nothing may be written to the connection
+ * between the two. */
 static void
 head_begin(struct exchange *ex, struct http_out *o, int status)
 {
 	const struct vhost *vh = ex->vh;
+	size_t cap;
+	char *buf = conn_lend(ex->c, HTTP_OUT_MAX, &cap);
 	int i;
 
-	http_out_begin(o, status);
+	http_out_begin(o, buf, cap, status);
 	if (ex->r == NULL || !ex->r->keep_alive)
 		ex->close = 1;
 	if (ex->close)
@@ -314,7 +318,7 @@ head_send(struct exchange *ex, struct http_out *o)
 		return -1;
 	}
 	ex->head_sent = 1;
-	return conn_write(ex->c, o->buf, o->len);
+	return conn_commit(ex->c, o->len);
 }
 
 static int
@@ -801,30 +805,33 @@ accept_q(const char *p, const char *coding)
 	return mine >= 0 ? mine : star >= 0 ? star : 0;
 }
 
-/* fs + suffix into p (PATH_MAX): 0, or -1 if it does not fit. No
- * snprintf: this runs twice per request. */
-static int
-sibling_name(char *p, const char *fs, const char *suffix)
+/* fs + suffix, written in fs's own buffer (PATH_MAX; the caller puts
+ * the NUL back at the length returned): no 4 KiB copy on the stack of
+ * every request, a page of its own. -1 if it does not fit. No snprintf:
+ * this runs twice per request. */
+static ssize_t
+sibling_name(char *fs, const char *suffix)
 {
 	size_t n = strlen(fs), m = strlen(suffix);
 
 	if (n + m >= PATH_MAX)
 		return -1;
-	memcpy(p, fs, n);
-	memcpy(p + n, suffix, m + 1);
-	return 0;
+	memcpy(fs + n, suffix, m + 1);
+	return (ssize_t)n;
 }
 
 /* Open fs + suffix if it is a regular file; -1 if not. */
 static int
-open_sibling(const char *fs, const char *suffix, struct stat *st)
+open_sibling(char *fs, const char *suffix, struct stat *st)
 {
-	char p[PATH_MAX];
+	ssize_t n = sibling_name(fs, suffix);
 	int fd;
 
-	if (sibling_name(p, fs, suffix) < 0)
+	if (n < 0)
 		return -1;
-	if ((fd = openat(AT_FDCWD, p, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) < 0)
+	fd = openat(AT_FDCWD, fs, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	fs[n] = '\0';
+	if (fd < 0)
 		return -1;
 	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
 		close(fd);
@@ -834,13 +841,17 @@ open_sibling(const char *fs, const char *suffix, struct stat *st)
 }
 
 static int
-sibling_exists(const char *fs, const char *suffix)
+sibling_exists(char *fs, const char *suffix)
 {
-	char p[PATH_MAX];
+	ssize_t n = sibling_name(fs, suffix);
 	struct stat st;
+	int found;
 
-	return sibling_name(p, fs, suffix) == 0 && stat(p, &st) == 0 &&
-	    S_ISREG(st.st_mode);
+	if (n < 0)
+		return 0;
+	found = stat(fs, &st) == 0 && S_ISREG(st.st_mode);
+	fs[n] = '\0';
+	return found;
 }
 
 /* Lower-case hex of v at p; returns the end. */
@@ -879,7 +890,7 @@ etag_of(char etag[ETAG_MAX], const struct stat *st)
 
 /* Pick and open what to send: 0, or 403/404. */
 static int
-rep_open(struct rep *rp, const struct exchange *ex, const struct path_res *res)
+rep_open(struct rep *rp, const struct exchange *ex, struct path_res *res)
 {
 	const char *ae = http_field(ex->r, "Accept-Encoding");
 	int has_br = sibling_exists(res->fs, ".br");
@@ -924,9 +935,7 @@ rep_fields(struct http_out *o, const struct rep *rp)
 
 /* ---- sending ---- */
 
-/* Not inlined: its 4 KiB head would sit in file_serve's frame and push
- * every 200's frames a page deeper (one more private page per process). */
-static int __attribute__((noinline))
+static int
 send_not_modified(struct exchange *ex, const struct rep *rp)
 {
 	struct http_out o;
@@ -1192,7 +1201,7 @@ send_listing(struct exchange *ex, const struct path_res *res)
 /* ---- entry point ---- */
 
 int
-file_serve(struct exchange *ex, const struct path_res *res)
+file_serve(struct exchange *ex, struct path_res *res)
 {
 	struct rep rp;
 	int st;

@@ -7,8 +7,9 @@ struct exchange;
 struct path_res;
 
 /* Serve the regular file (or directory listing) res names. Sets ex->status,
- * ex->bytes, ex->close. Returns 0, or -1 if the connection must close now. */
-int file_serve(struct exchange *ex, const struct path_res *res);
+ * ex->bytes, ex->close. Returns 0, or -1 if the connection must close now.
+ * res->fs is borrowed to name the .br/.gz siblings, and given back. */
+int file_serve(struct exchange *ex, struct path_res *res);
 
 /* Answer with status: the vhost's error-page if any (served as itself, the
  * status kept), else a short built-in page. 405 adds Allow, 503 Retry-After.

@@ -337,19 +337,25 @@ absolute_form(struct http_request *r, char **t, size_t *n)
 	return 0;
 }
 
-/* Split origin-form target t[0..n) into r->target, r->path, r->query. */
-static void
+/* Split origin-form target t[0..n) into r->target, r->path, r->query.
+ * The path is copied to just past the head's copy in r->buf; the request
+ * line is at most HTTP_LINE_MAX, so it fits (414 otherwise). */
+static int
 split_target(struct http_request *r, char *t, size_t n)
 {
 	char *q = memchr(t, '?', n);
 	size_t plen = q ? (size_t)(q - t) : n;
+	char *path = r->buf + r->head_len + 1;
 
+	if (plen > HTTP_LINE_MAX)
+		return 414;
 	t[n] = '\0';
 	r->target = t;
-	memcpy(r->pathbuf, t, plen);
-	r->pathbuf[plen] = '\0';
-	r->path = r->pathbuf;
+	memcpy(path, t, plen);
+	path[plen] = '\0';
+	r->path = path;
 	r->query = q ? q + 1 : "";
+	return 0;
 }
 
 /* line[0..n) is the request line, NUL-terminated at n. */
@@ -384,8 +390,7 @@ parse_request_line(struct http_request *r, char *line, size_t n, int *absolute)
 			return st;
 		*absolute = 1;
 	}
-	split_target(r, t, tn);
-	return 0;
+	return split_target(r, t, tn);
 }
 
 /* ------------------------------------------------------------------ */
@@ -625,7 +630,6 @@ request_reset(struct http_request *r)
 	r->nfields = 0;
 	r->host = "";
 	r->hostbuf[0] = '\0';
-	r->pathbuf[0] = '\0';
 	r->port = 0;
 	r->keep_alive = 0;
 	r->body = HTTP_BODY_NONE;
@@ -893,7 +897,7 @@ http_reason(int status)
 static void
 out_put(struct http_out *o, const char *s, size_t n)
 {
-	if (o->overflow || n > sizeof(o->buf) - o->len) {
+	if (o->overflow || n > o->cap - o->len) {
 		o->overflow = 1;
 		return;
 	}
@@ -902,11 +906,13 @@ out_put(struct http_out *o, const char *s, size_t n)
 }
 
 void
-http_out_begin(struct http_out *o, int status)
+http_out_begin(struct http_out *o, char *buf, size_t cap, int status)
 {
 	char line[16] = "HTTP/1.1 xxx ", date[32];
 	size_t n;
 
+	o->buf = buf;
+	o->cap = cap < HTTP_OUT_MAX ? cap : HTTP_OUT_MAX;
 	o->len = 0;
 	o->overflow = 0;
 	if (status < 100 || status > 999)
@@ -974,14 +980,14 @@ http_out_field(struct http_out *o, const char *name, const char *fmt, ...)
 
 	/* A name that is no token would let a caller inject a line. */
 	if (!is_token(name, nlen) || o->overflow ||
-	    o->len + nlen + 4 > sizeof(o->buf)) {
+	    o->len + nlen + 4 > o->cap) {
 		o->overflow = 1;
 		return;
 	}
 	/* The value is formatted in place, after room for the name and ": "
 	 * (no 4 KiB copy on the stack); cap leaves room for its "\r\n". */
 	value = o->buf + o->len + nlen + 2;
-	cap = sizeof(o->buf) - o->len - nlen - 2;
+	cap = o->cap - o->len - nlen - 2;
 	va_start(ap, fmt);
 	n = fmt_fast(value, cap, fmt, ap);
 	va_end(ap);

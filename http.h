@@ -50,10 +50,11 @@ struct http_request {
 	uint64_t content_length;        /* for HTTP_BODY_LENGTH */
 	int expect_continue;            /* Expect: 100-continue seen */
 
-	/* The big buffers last, after every small field: fewer pages touched
-	 * per request (PSS of a connection process). */
-	char buf[HTTP_HEAD_MAX + 1];    /* private copy of the head, split in place */
-	char pathbuf[HTTP_LINE_MAX + 1];        /* path points here */
+	/* The big buffer last, after every small field: fewer pages touched
+	 * per request (PSS of a connection process). It holds the private
+	 * copy of the head, split in place, then right after it the decoded
+	 * path (path points there): one page for both in a small request. */
+	char buf[HTTP_HEAD_MAX + 1 + HTTP_LINE_MAX + 1];
 };
 
 /* Look for the end of a request head in buf[0..len). Returns 1 when complete
@@ -91,17 +92,21 @@ void http_chunked_init(struct http_chunked *c);
 int http_chunked_decode(struct http_chunked *c, const char *in, size_t inlen,
     size_t *used, char *out, size_t outcap, size_t *made);
 
-/* Response head writer. */
+/* Response head writer, into the caller's buffer: file.c lends it the
+ * end of the connection's write buffer, so a head is neither built on
+ * the stack (a page of its own per process) nor copied. */
 struct http_out {
-	char buf[HTTP_OUT_MAX];
+	char *buf;
+	size_t cap;             /* of buf */
 	size_t len;
 	int overflow;           /* sticky: set when something did not fit */
 };
 
 const char *http_reason(int status);
 
-/* Status line, Date and Server. minor is the request's (answers are HTTP/1.1). */
-void http_out_begin(struct http_out *o, int status);
+/* Status line, Date and Server into buf[0..cap); at most HTTP_OUT_MAX of
+ * it is used. Answers are HTTP/1.1 whatever the request's version. */
+void http_out_begin(struct http_out *o, char *buf, size_t cap, int status);
 /* One header field; the value is printf-formatted. CR, LF and NUL in the
  * formatted value are replaced by spaces (no header injection). */
 void http_out_field(struct http_out *o, const char *name, const char *fmt, ...)

@@ -450,35 +450,41 @@ static void
 test_out(void)
 {
 	struct http_out o;
-	char big[HTTP_OUT_MAX];
+	char big[HTTP_OUT_MAX], head[HTTP_OUT_MAX + 16];
 	int i;
 
-	http_out_begin(&o, 404);
+	http_out_begin(&o, head, sizeof(head), 404);
+	CHECK("out.cap_at_most_max", o.cap == HTTP_OUT_MAX);
 	http_out_field(&o, "Content-Length", "%d", 12);
 	http_out_field(&o, "X-Evil", "a\r\nSet-Cookie: x=%s", "y\r\n");
 	CHECK("out.end", http_out_end(&o) == 0);
-	o.buf[o.len < sizeof(o.buf) ? o.len : sizeof(o.buf) - 1] = '\0';
+	o.buf[o.len < o.cap ? o.len : o.cap - 1] = '\0';
 	CHECK("out.status_line", strncmp(o.buf, "HTTP/1.1 404 Not Found\r\nDate: ", 30) == 0);
 	CHECK("out.server", strstr(o.buf, "\r\nServer: itkd\r\n") != NULL);
 	CHECK("out.field", strstr(o.buf, "\r\nContent-Length: 12\r\n") != NULL);
 	CHECK("out.no_injection", strstr(o.buf, "\r\nSet-Cookie") == NULL &&
 	    strstr(o.buf, "X-Evil: a  Set-Cookie: x=y  \r\n") != NULL);
 	CHECK("out.ends_blank", o.len > 4 && memcmp(o.buf + o.len - 4, "\r\n\r\n", 4) == 0);
-	http_out_begin(&o, 200);
+	http_out_begin(&o, head, sizeof(head), 200);
 	http_out_field(&o, "Bad\r\nName", "x");
 	CHECK("out.bad_name", http_out_end(&o) == -1);
-	http_out_begin(&o, 200);
+	http_out_begin(&o, head, sizeof(head), 200);
 	memset(big, 'x', 1000);
 	big[1000] = '\0';
 	for (i = 0; i < 5; i++)
 		http_out_field(&o, "X-Big", "%s", big);
-	CHECK("out.overflow", http_out_end(&o) == -1 && o.len <= sizeof(o.buf));
-	http_out_begin(&o, 200);
+	CHECK("out.overflow", http_out_end(&o) == -1 && o.len <= o.cap);
+	/* A smaller buffer than HTTP_OUT_MAX (what is left of a connection's
+	 * write buffer): its end is respected. */
+	http_out_begin(&o, head, 40, 200);
+	CHECK("out.small_buffer", o.len <= 40 && http_out_end(&o) == -1 &&
+	    o.len <= 40);
+	http_out_begin(&o, head, sizeof(head), 200);
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	http_out_field(&o, "X-Huge", "%s", big);
 	CHECK("out.overflow_one_field", o.overflow && http_out_end(&o) == -1);
-	http_out_begin(&o, 200);
+	http_out_begin(&o, head, sizeof(head), 200);
 	CHECK("out.overflow_reset", http_out_end(&o) == 0);
 	CHECK("reason.all", strcmp(http_reason(417), "Expectation Failed") == 0 &&
 	    strcmp(http_reason(431), "Request Header Fields Too Large") == 0 &&
