@@ -153,12 +153,15 @@ in_cgi_dir(const struct vhost *vh, const char *path)
 	return 0;
 }
 
-/* Mark a regular file found at script_name as a script if a rule says so. */
+/* Mark a regular file found at script_name as a script if a rule says so;
+ * a script has a PATH_INFO, "" until script_with_info sets one. */
 static void
 classify(struct path_res *res, const struct vhost *vh)
 {
 	res->cgi = cgi_match(vh, res->script_name);
 	res->in_cgi_dir = in_cgi_dir(vh, res->script_name);
+	if (res->cgi != NULL || res->in_cgi_dir)
+		res->path_info[0] = '\0';
 }
 
 /* res names a directory (fs and script_name end in '/'): find its index. */
@@ -167,7 +170,7 @@ find_index(struct path_res *res, const struct vhost *vh)
 {
 	static const char *const dflt[] = { "index.html" };
 	const char *const *names = dflt;
-	size_t fl = strlen(res->fs), sl = strlen(res->script_name);
+	size_t fl = strlen(res->fs);
 	int i, n = 1;
 	struct stat st;
 
@@ -186,10 +189,7 @@ find_index(struct path_res *res, const struct vhost *vh)
 		}
 		if (!S_ISREG(st.st_mode))
 			continue;
-		if (snprintf(res->script_name + sl, sizeof(res->script_name) - sl,
-		    "%s", names[i]) >= (int)(sizeof(res->script_name) - sl))
-			return 404;
-		res->st = st;
+		res->st = st;           /* script_name has the name too */
 		classify(res, vh);
 		return 0;
 	}
@@ -220,11 +220,11 @@ path_resolve(struct path_res *res, const struct vhost *vh,
 	size_t rootlen = strlen(docroot), end;
 	const char *p, *seg;
 
-	/* Field by field: the three path buffers are strings, and zeroing
-	 * all 12 KiB of them was a tenth of a keep-alive request's time. */
-	res->fs[0] = res->script_name[0] = '\0';
-	if (res->path_info[0] != '\0')         /* a read does not dirty the page */
-		res->path_info[0] = '\0';
+	/* Field by field: the path buffers are strings, and zeroing all
+	 * 12 KiB of them was a tenth of a keep-alive request's time.
+	 * path_info is classify's (only scripts have one). */
+	res->fs[0] = '\0';
+	res->script_name = "";
 	memset(&res->st, 0, sizeof(res->st));
 	res->is_dir = res->in_cgi_dir = 0;
 	res->cgi = NULL;
@@ -234,6 +234,8 @@ path_resolve(struct path_res *res, const struct vhost *vh,
 		rootlen--;              /* "/" as a root becomes "" + path */
 	if (copy_n(res->fs, sizeof(res->fs), docroot, rootlen) != 0)
 		return 404;
+	/* Every path below is copied after the root: script_name is that. */
+	res->script_name = res->fs + rootlen;
 	if (stat(docroot, &res->st) != 0)
 		return errno_status(errno);
 	if (!S_ISDIR(res->st.st_mode))
@@ -243,9 +245,7 @@ path_resolve(struct path_res *res, const struct vhost *vh,
 		/* p is at a '/': the directory so far; step to the next name. */
 		seg = p + 1;
 		if (*seg == '\0') {
-			if (copy_n(res->script_name, sizeof(res->script_name),
-			    path, (size_t)(seg - path)) != 0 ||
-			    copy_n(res->fs + rootlen, sizeof(res->fs) - rootlen,
+			if (copy_n(res->fs + rootlen, sizeof(res->fs) - rootlen,
 			    path, (size_t)(seg - path)) != 0)
 				return 404;
 			return find_index(res, vh);
@@ -261,18 +261,12 @@ path_resolve(struct path_res *res, const struct vhost *vh,
 		if (stat(res->fs, &res->st) != 0)
 			return errno_status(errno);
 		if (S_ISDIR(res->st.st_mode)) {
-			if (*p == '\0') {
-				if (copy_n(res->script_name, sizeof(res->script_name),
-				    path, end) != 0)
-					return 404;
+			if (*p == '\0')
 				return 301;
-			}
 			continue;
 		}
 		if (!S_ISREG(res->st.st_mode))
 			return 403;     /* sockets, fifos, devices */
-		if (copy_n(res->script_name, sizeof(res->script_name), path, end) != 0)
-			return 404;
 		if (*p != '\0')
 			return script_with_info(res, vh, p);
 		classify(res, vh);

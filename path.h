@@ -22,9 +22,14 @@ struct path_res {
 	int is_dir;                     /* a directory without index (autoindex) */
 	const struct cgi_rule *cgi;     /* the rule that makes it a script, or NULL */
 	int in_cgi_dir;                 /* found below a `cgi-dir` */
+	const char *script_name;        /* URL path (below the prefix) of it:
+					 * the end of fs, after the root (one
+					 * buffer, one page, not two) */
 	char fs[PATH_MAX];              /* file system path of what was found */
-	char script_name[PATH_MAX];     /* URL path (below the prefix) of it */
-	char path_info[PATH_MAX];       /* the rest after a script, "" if none */
+	char path_info[PATH_MAX];       /* the rest after a script, "" if none;
+					 * set only when cgi or in_cgi_dir is (a
+					 * static file's request leaves its page
+					 * untouched) */
 };
 
 /* Find path (normalised) below docroot. Returns 0, 301 (a directory named

@@ -210,7 +210,16 @@ resolve_tests(void)
 	    res.cgi == NULL && S_ISREG(res.st.st_mode));
 	rc = path_resolve(&res, &vh, rootdir, "/index.html");
 	CHECK("res_file", rc == 0 && ends_with(res.fs, "/root/index.html") &&
-	    res.st.st_size == 11 && res.path_info[0] == '\0');
+	    res.st.st_size == 11 && res.cgi == NULL && !res.in_cgi_dir);
+	{
+		/* script_name is the end of fs past the root, slashes or not. */
+		char slashed[PATH_MAX];
+
+		snprintf(slashed, sizeof(slashed), "%s//", rootdir);
+		rc = path_resolve(&res, &vh, slashed, "/sub/");
+		CHECK("res_root_slashes_script_name", rc == 0 &&
+		    strcmp(res.script_name, "/sub/") == 0 && ends_with(res.fs, "/root/sub/"));
+	}
 	CHECK("res_dir_no_slash_301", path_resolve(&res, &vh, rootdir, "/sub") == 301 &&
 	    strcmp(res.script_name, "/sub") == 0);
 	rc = path_resolve(&res, &vh, rootdir, "/sub/");
