@@ -36,19 +36,30 @@
 /* Local redirects a CGI program may chain before we call it a loop. */
 #define REDIRECTS_MAX 5
 
-/* The state of the connection: everything static, nothing on the heap. */
-static struct conn conn;
+/* The state of the connection: everything static, nothing on the heap.
+ * Each page a connection process writes is one more page fault and one
+ * more private page (1.5-2 us each here, issue 8). So the small state
+ * comes first in one page-aligned struct, then conn, whose small fields
+ * come before its buffers: all of it and the start of rbuf, what a small
+ * request is read into, share one page. */
+static _Alignas(4096) struct {
+	int switched;
+	const char *docroot;            /* vh->root, or docroot_buf */
+	const char *prefix;             /* "", or prefix_buf */
+	struct priv_ident ident;        /* the identity we switched to */
+	struct exchange exch;           /* the request being answered */
+	struct conn conn;
+} cs;
 static struct http_request req;
-static struct priv_ident ident;         /* the identity we switched to */
-static int switched;
-static char docroot_buf[PATH_MAX];
+static char redirect_buf[PATH_MAX];     /* exch.redirect: a CGI's only */
+static char docroot_buf[PATH_MAX];      /* a userdir's: written only then */
 static char prefix_buf[300];
 static char path_buf[PATH_MAX];
 
 static void __attribute__((noreturn))
 finish(int code)
 {
-	conn_close(&conn);
+	conn_close(&cs.conn);
 	_exit(code);
 }
 
@@ -61,13 +72,13 @@ reject(const struct config *cfg, const struct vhost *vh, int status)
 	/* The parser names the method once the request line made sense. */
 	int parsed = req.method_name != NULL && req.method_name[0] != '\0';
 
-	if (conn.timed_out) {
+	if (cs.conn.timed_out) {
 		/* The head was too slow; the answer gets a short time of its own. */
-		conn.error = conn.timed_out = 0;
-		conn_deadline(&conn, 2);
+		cs.conn.error = cs.conn.timed_out = 0;
+		conn_deadline(&cs.conn, 2);
 	}
 	memset(&ex, 0, sizeof(ex));
-	ex.c = &conn;
+	ex.c = &cs.conn;
 	ex.cfg = cfg;
 	ex.vh = NULL;   /* no error-page: that would touch the vhost's files */
 	ex.r = &req;
@@ -78,7 +89,7 @@ reject(const struct config *cfg, const struct vhost *vh, int status)
 		req.minor = 1;
 	}
 	file_error(&ex, status);
-	log_access(vh, &conn, parsed ? &req : NULL, status, ex.bytes);
+	log_access(vh, &cs.conn, parsed ? &req : NULL, status, ex.bytes);
 	finish(0);
 }
 
@@ -87,24 +98,25 @@ reject(const struct config *cfg, const struct vhost *vh, int status)
 static int
 read_head(struct http_request *r)
 {
+	struct conn *c = &cs.conn;
 	size_t len;
 	ssize_t n;
 	int st;
 
 	for (;;) {
-		st = http_head_end(conn.rbuf + conn.rpos, conn.rlen - conn.rpos, &len);
+		st = http_head_end(c->rbuf + c->rpos, c->rlen - c->rpos, &len);
 		if (st == 1) {
-			st = http_parse_request(r, conn.rbuf + conn.rpos, len);
-			conn_consume(&conn, len);
+			st = http_parse_request(r, c->rbuf + c->rpos, len);
+			conn_consume(c, len);
 			return st;
 		}
 		if (st > 1)
 			return st;
-		n = conn_fill(&conn);
+		n = conn_fill(c);
 		if (n > 0)
 			continue;
 		/* Silence, or a head cut short: close. A slow head gets 408. */
-		if (n < 0 && conn.timed_out && conn.rlen > conn.rpos)
+		if (n < 0 && c->timed_out && c->rlen > c->rpos)
 			return 408;
 		return -1;
 	}
@@ -170,8 +182,8 @@ enter_stage2(const struct config *cfg, struct tls_keys *keys,
 		log_error(vh, "identity switch failed: connection dropped");
 		finish(1);
 	}
-	ident = *id;
-	switched = 1;
+	cs.ident = *id;
+	cs.switched = 1;
 }
 
 /* The CGI program or the static file that path names. */
@@ -259,39 +271,38 @@ static int
 request_path(struct exchange *ex, const struct vhost *vh)
 {
 	if (is_userdir_path(vh) && strchr(req.path + 2, '/') == NULL &&
-	    (prefix_buf[0] != '\0' || portable_name(req.path + 2))) {
+	    (cs.prefix[0] != '\0' || portable_name(req.path + 2))) {
 		ex->prefix = req.path;
 		ex->close = 1;
 		path_buf[0] = '\0';
 		return 0;
 	}
 	return path_normalise(path_buf, sizeof(path_buf),
-	    req.path + strlen(prefix_buf));
+	    req.path + strlen(cs.prefix));
 }
 
 /* Serve one request in stage 2; 0 to go on, -1 to close. */
 static int
 serve_request(const struct config *cfg, const struct vhost *vh, int last)
 {
-	struct exchange ex;
+	struct exchange *ex = &cs.exch;
 	int st, hops = 0;
 
-	/* Everything but the 4 KiB redirect buffer, which is a string: the
-	 * memset of it all was a tenth of a keep-alive request's own work. */
-	memset(&ex, 0, offsetof(struct exchange, redirect));
-	ex.redirect[0] = '\0';
-	ex.c = &conn;
-	ex.cfg = cfg;
-	ex.vh = vh;
-	ex.r = &req;
-	ex.docroot = docroot_buf;
-	ex.prefix = prefix_buf;
-	ex.tls = conn.tls != NULL;
-	ex.close = last || !req.keep_alive;
-	st = request_path(&ex, vh);
-	ex.path = path_buf;
+	memset(ex, 0, sizeof(*ex));
+	ex->redirect = redirect_buf;    /* only a CGI local redirect (dispatch
+					 * returning 1) writes and reads it */
+	ex->c = &cs.conn;
+	ex->cfg = cfg;
+	ex->vh = vh;
+	ex->r = &req;
+	ex->docroot = cs.docroot;
+	ex->prefix = cs.prefix;
+	ex->tls = cs.conn.tls != NULL;
+	ex->close = last || !req.keep_alive;
+	st = request_path(ex, vh);
+	ex->path = path_buf;
 	while (st == 0) {
-		st = dispatch(&ex);
+		st = dispatch(ex);
 		if (st != 1)
 			break;
 		/* A CGI local redirect: the new path, served as a GET. */
@@ -302,30 +313,20 @@ serve_request(const struct config *cfg, const struct vhost *vh, int last)
 		req.method = HTTP_GET;
 		req.method_name = "GET";
 		req.body = HTTP_BODY_NONE;
-		st = path_normalise(path_buf, sizeof(path_buf), ex.redirect);
+		st = path_normalise(path_buf, sizeof(path_buf), ex->redirect);
 	}
-	if (st > 1 && !ex.head_sent) {
+	if (st > 1 && !ex->head_sent) {
 		if (is_userdir_path(vh))
-			userdir_error(&ex);
-		st = file_error(&ex, st);
+			userdir_error(ex);
+		st = file_error(ex, st);
 	}
-	log_access(vh, &conn, &req, ex.status, ex.bytes);
+	log_access(vh, &cs.conn, &req, ex->status, ex->bytes);
 	/* The client announced its last request and sent it without a body:
 	 * no lingering at the close (conn_close checks nothing is unread). */
-	conn.peer_done = !req.keep_alive && req.body == HTTP_BODY_NONE;
-	if (st < 0 || ex.close || conn.error || conn_flush(&conn) < 0)
+	cs.conn.peer_done = !req.keep_alive && req.body == HTTP_BODY_NONE;
+	if (st < 0 || ex->close || cs.conn.error || conn_flush(&cs.conn) < 0)
 		return -1;
 	return 0;
-}
-
-/* snprintf("%s") without printf (once per request): truncates alike. */
-static void
-copy_string(char *dst, size_t cap, const char *src)
-{
-	size_t n = strnlen(src, cap - 1);
-
-	memcpy(dst, src, n);
-	dst[n] = '\0';
 }
 
 /* Pick vhost and identity for the parsed request; never returns when the
@@ -336,14 +337,16 @@ choose(const struct config *cfg, struct priv_ident *id)
 	const struct vhost *vh = vhost_find(cfg, req.host);
 
 	/* SNI chose a certificate, and with it a vhost: Host must agree. */
-	if (conn.tls != NULL && tls_server_name(conn.tls)[0] != '\0' &&
-	    vh != tls_vhost(conn.tls))
+	if (cs.conn.tls != NULL && tls_server_name(cs.conn.tls)[0] != '\0' &&
+	    vh != tls_vhost(cs.conn.tls))
 		reject(cfg, vh, 421);
-	docroot_buf[0] = prefix_buf[0] = '\0';
-	if (userdir_ident(cfg, vh, req.path, id) < 0) {
+	if (userdir_ident(cfg, vh, req.path, id) == 0) {
+		cs.docroot = docroot_buf;
+		cs.prefix = prefix_buf;
+	} else {
 		priv_ident_vhost(id, vh);
-		copy_string(docroot_buf, sizeof(docroot_buf), vh->root);
-		prefix_buf[0] = '\0';
+		cs.docroot = vh->root;
+		cs.prefix = "";
 	}
 	return vh;
 }
@@ -370,18 +373,19 @@ serve_connection(const struct config *cfg, struct tls_keys *keys, int fd,
 	int st, n;
 
 	stage1_setup(cfg, listeners, nlisten);
-	if (conn_init(&conn, fd, NULL) < 0)
+	if (conn_init(&cs.conn, fd, NULL) < 0)
 		finish(1);
 	/* One total deadline covers the PROXY header, the handshake and the
 	 * first request head. */
-	conn_deadline(&conn, cfg->timeout);
-	if (proxy_read(cfg, fd, conn.deadline, &conn.peer, &client) < 0) {
+	conn_deadline(&cs.conn, cfg->timeout);
+	if (proxy_read(cfg, fd, cs.conn.deadline, &cs.conn.peer, &client) < 0) {
 		close(fd);
 		_exit(0);
 	}
 	if (client.ss_family != AF_UNSPEC)
-		conn_set_peer(&conn, &client);
-	if (is_tls && (conn.tls = tls_accept(keys, cfg, fd, conn.deadline)) == NULL) {
+		conn_set_peer(&cs.conn, &client);
+	if (is_tls &&
+	    (cs.conn.tls = tls_accept(keys, cfg, fd, cs.conn.deadline)) == NULL) {
 		close(fd);
 		_exit(0);
 	}
@@ -391,17 +395,17 @@ serve_connection(const struct config *cfg, struct tls_keys *keys, int fd,
 		if (st > 0)
 			reject(cfg, vhost_find(cfg, req.host ? req.host : ""), st);
 		vh = choose(cfg, &id);
-		if (!switched)
+		if (!cs.switched)
 			enter_stage2(cfg, keys, vh, &id, slot);
-		else if (!priv_ident_same(&ident, &id))
+		else if (!priv_ident_same(&cs.ident, &id))
 			finish(0);      /* another identity: unanswered close */
 		if (serve_request(cfg, vh, n >= cfg->keepalive_requests) < 0)
 			finish(0);
 		/* Idle between requests: keepalive-timeout; then the head of
 		 * the next request gets the full `timeout` again. */
-		conn_deadline(&conn, cfg->keepalive_timeout);
-		if (conn_wait_readable(&conn) <= 0)
+		conn_deadline(&cs.conn, cfg->keepalive_timeout);
+		if (conn_wait_readable(&cs.conn) <= 0)
 			finish(0);
-		conn_deadline(&conn, cfg->timeout);
+		conn_deadline(&cs.conn, cfg->timeout);
 	}
 }

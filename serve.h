@@ -26,7 +26,8 @@ struct exchange {
 	uint64_t bytes;         /* body bytes sent */
 	int close;              /* the connection must close after this answer */
 	int head_sent;          /* a response head went out: no error page now */
-	char redirect[PATH_MAX];/* CGI local redirect: path to serve as a new GET */
+	char *redirect;         /* PATH_MAX bytes: a CGI local redirect's path,
+				 * to serve as a new GET */
 };
 
 /* Serve the connection on fd through both stages; never returns.
