@@ -42,7 +42,11 @@ static int nlst;
 static int foreground;
 static int activated;            /* listeners came from systemd */
 static int sig_fd = -1;           /* signalfd: TERM, INT, HUP, CHLD */
-static int got_term, got_hup, got_chld;
+/* What the signalfd said, for the loop. Not globals: a master page
+ * written between two forks is a copy-on-write fault each time. */
+struct sig_flags {
+	int term, hup, chld;
+};
 
 static void
 usage(FILE *f)
@@ -113,7 +117,7 @@ signals_init(void)
 /* Turn what the signalfd holds into flags for the loop. Four signals,
  * each pending at most once: one read takes them all. */
 static void
-signals_read(void)
+signals_read(struct sig_flags *f)
 {
 	struct signalfd_siginfo si[8];
 	ssize_t n;
@@ -122,11 +126,11 @@ signals_read(void)
 	if ((n = read(sig_fd, si, sizeof(si))) > 0)
 		for (i = 0; i < (size_t)n / sizeof(si[0]); i++) {
 			if (si[i].ssi_signo == SIGTERM || si[i].ssi_signo == SIGINT)
-				got_term = 1;
+				f->term = 1;
 			else if (si[i].ssi_signo == SIGHUP)
-				got_hup = 1;
+				f->hup = 1;
 			else if (si[i].ssi_signo == SIGCHLD)
-				got_chld = 1;
+				f->chld = 1;
 		}
 }
 
@@ -448,17 +452,18 @@ static void
 master_loop(void)
 {
 	struct pollfd p[CONF_LISTEN_MAX + 1];
+	struct sig_flags sig = { 0, 0, 0 };
 	int i, n, busy;
 
 	for (;;) {
-		if (got_chld) {
-			got_chld = 0;
+		if (sig.chld) {
+			sig.chld = 0;
 			reap();
 		}
-		if (got_term)
+		if (sig.term)
 			break;
-		if (got_hup) {
-			got_hup = 0;
+		if (sig.hup) {
+			sig.hup = 0;
 			reload();
 		}
 		/* At max-clients the listeners are not polled: connections
@@ -475,7 +480,7 @@ master_loop(void)
 		if (n < 0)
 			continue;
 		if (p[0].revents & POLLIN)
-			signals_read();
+			signals_read(&sig);
 		for (i = 0; i < nlst; i++)
 			if (p[i + 1].revents & POLLIN)
 				accept_some(&lst[i]);
