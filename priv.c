@@ -881,12 +881,12 @@ priv_stage2(const struct priv_ident *id)
 
 	/* 6. Verify all of it, as the kernel sees it. no_new_privs cannot be
 	 *    unset: off is only as asked if it was off before. The bounding
-	 *    set is not read again: stage 1 read it back empty in this same
-	 *    process, and the kernel has no call that adds to it
-	 *    (PR_CAPBSET_DROP, its only writer, lowers; set*id, setgroups,
-	 *    capset and prctl(PR_SET_NO_NEW_PRIVS) leave it as it is; only a
-	 *    new user namespace starts one full, and nothing here creates
-	 *    one). Reading it 41 times more would only say 0 again. */
+	 *    set is not read: the master read it back empty before it forked
+	 *    us (stage 1, step 1), and the kernel has no call that adds to
+	 *    it (PR_CAPBSET_DROP, its only writer, lowers; set*id,
+	 *    setgroups, capset and prctl(PR_SET_NO_NEW_PRIVS) leave it as it
+	 *    is; only a new user namespace starts one full, and nothing here
+	 *    creates one). Reading it 41 times would only say 0 again. */
 	if (verify_creds(vh, "stage 2", id->uid, id->gid, id->groups,
 	    id->ngroups, 0, 0) < 0)
 		return -1;

@@ -1,7 +1,8 @@
 /* floor_keepalive: the physical limit of a forking keep-alive server here.
  * Accept, fork, then for every request head on the connection write a
- * fixed 1 KiB answer, until the client closes.
- * usage: floor_keepalive PORT (listens on 127.0.0.1) */
+ * fixed answer (a 1 KiB body, or SIZE bytes up to 1 MiB) from memory in
+ * one write, until the client closes.
+ * usage: floor_keepalive PORT [SIZE] (listens on 127.0.0.1) */
 #include <arpa/inet.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,19 +10,22 @@
 #include <string.h>
 #include <unistd.h>
 
-static char answer[4096];
+static char answer[128 + (1 << 20)];
 
 int main(int argc, char **argv)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	int one = 1, lfd = socket(AF_INET, SOCK_STREAM, 0);
-	char head[8192], body[1024], *end;
-	size_t alen, got;
+	char head[8192], *end;
+	size_t size = argc > 2 ? strtoul(argv[2], NULL, 10) : 1024, alen, got;
 	ssize_t n;
 
-	memset(body, 'x', sizeof body);
-	alen = snprintf(answer, sizeof answer, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
-	    "Content-Length: 1024\r\n\r\n%.1024s", body);
+	if (size > 1 << 20)
+		return 2;
+	alen = snprintf(answer, 128, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+	    "Content-Length: %zu\r\n\r\n", size);
+	memset(answer + alen, 'x', size);
+	alen += size;
 	sa.sin_port = htons(argc > 1 ? atoi(argv[1]) : 8080);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) || listen(lfd, 1024))
