@@ -33,6 +33,27 @@ conn_deadline(struct conn *c, int seconds)
 	c->deadline = conn_now_ms() + (int64_t)seconds * 1000;
 }
 
+/* a[0..4) as a dotted quad, as inet_ntop writes it, without printf: for
+ * every connection's two addresses, musl's inet_ntop went through
+ * snprintf and strcpy (and strcpy's page of code: one more page fault). */
+static void
+ipv4_text(const unsigned char *a, char *buf, size_t cap)
+{
+	char tmp[16], *p = tmp;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		if (a[i] >= 100)
+			*p++ = (char)('0' + a[i] / 100);
+		if (a[i] >= 10)
+			*p++ = (char)('0' + a[i] / 10 % 10);
+		*p++ = (char)('0' + a[i] % 10);
+		*p++ = i < 3 ? '.' : '\0';
+	}
+	if ((size_t)(p - tmp) <= cap)
+		memcpy(buf, tmp, (size_t)(p - tmp));
+}
+
 static void
 addr_text(const struct sockaddr_storage *ss, char *buf, size_t cap,
     unsigned *port)
@@ -41,15 +62,16 @@ addr_text(const struct sockaddr_storage *ss, char *buf, size_t cap,
 	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
 
 	*port = 0;
-	snprintf(buf, cap, "-");
+	if (cap < 2)
+		return;
+	memcpy(buf, "-", 2);
 	if (ss->ss_family == AF_INET) {
-		inet_ntop(AF_INET, &s4->sin_addr, buf, (socklen_t)cap);
+		ipv4_text((const unsigned char *)&s4->sin_addr, buf, cap);
 		*port = ntohs(s4->sin_port);
 	} else if (ss->ss_family == AF_INET6) {
 		/* An IPv4-mapped peer is logged as the IPv4 address it is. */
 		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
-			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], buf,
-			    (socklen_t)cap);
+			ipv4_text(&s6->sin6_addr.s6_addr[12], buf, cap);
 		else
 			inet_ntop(AF_INET6, &s6->sin6_addr, buf, (socklen_t)cap);
 		*port = ntohs(s6->sin6_port);
@@ -57,7 +79,8 @@ addr_text(const struct sockaddr_storage *ss, char *buf, size_t cap,
 }
 
 int
-conn_init(struct conn *c, int fd, struct tls_conn *tls)
+conn_init(struct conn *c, int fd, const struct sockaddr_storage *peer,
+    int ready)
 {
 	socklen_t len;
 	int flags, one = 1;
@@ -65,15 +88,19 @@ conn_init(struct conn *c, int fd, struct tls_conn *tls)
 	memset(c, 0, offsetof(struct conn, rbuf));
 	c->rpos = c->rlen = c->wlen = 0;
 	c->fd = fd;
-	c->tls = tls;
+	c->tls = NULL;
 	len = sizeof(c->peer);
-	if (getpeername(fd, (struct sockaddr *)&c->peer, &len) < 0)
+	if (peer != NULL)
+		c->peer = *peer;
+	else if (getpeername(fd, (struct sockaddr *)&c->peer, &len) < 0)
 		memset(&c->peer, 0, sizeof(c->peer));
 	len = sizeof(c->local);
 	if (getsockname(fd, (struct sockaddr *)&c->local, &len) < 0)
 		memset(&c->local, 0, sizeof(c->local));
 	addr_text(&c->peer, c->peer_addr, sizeof(c->peer_addr), &c->peer_port);
 	addr_text(&c->local, c->local_addr, sizeof(c->local_addr), &c->local_port);
+	if (ready)
+		return 0;
 	/* Non-blocking: every wait is a poll() against the deadline. */
 	if ((flags = fcntl(fd, F_GETFL)) < 0 ||
 	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
@@ -401,19 +428,19 @@ conn_close(struct conn *c)
 		if (c->tls)
 			tls_close(c->tls, c->deadline);
 	}
+	/* The client said it sends nothing more (its last request had no
+	 * body and did not keep the connection alive) and nothing of it is
+	 * left, here or in the socket: then close() alone sends a FIN, and
+	 * waiting for the client's own close would only keep this process
+	 * alive (as nginx's `lingering_close on` reasons). Plain TCP only: a
+	 * TLS peer may still answer our close_notify. */
+	if (c->peer_done && c->tls == NULL && !c->error && c->rlen == c->rpos &&
+	    nothing_unread(c->fd, junk, sizeof(c->rbuf)))
+		goto done;
 	/* Lingering close: half-close, then drain what the client still sends
 	 * for a moment, so unread pipelined bytes do not turn our FIN into an
 	 * RST that would destroy answers still in flight. */
 	shutdown(c->fd, SHUT_WR);
-	/* Unless the client said it sends nothing more (its last request had
-	 * no body and did not keep the connection alive) and nothing of it
-	 * is left, here or in the socket: then our close is a FIN, and the
-	 * wait for the client's own close only kept this process alive (as
-	 * nginx's `lingering_close on` reasons). Plain TCP only: a TLS peer
-	 * may still answer our close_notify. */
-	if (c->peer_done && c->tls == NULL && !c->error && c->rlen == c->rpos &&
-	    nothing_unread(c->fd, junk, sizeof(c->rbuf)))
-		goto done;
 	end = conn_now_ms() + 1000;
 	for (;;) {
 		struct pollfd p = { .fd = c->fd, .events = POLLIN };

@@ -6,12 +6,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -33,6 +35,7 @@
 struct listener {
 	int fd;
 	int tls;
+	int nodelay;            /* TCP_NODELAY set: accepted sockets inherit it */
 	struct listen_addr addr;
 };
 
@@ -136,6 +139,18 @@ signals_read(struct sig_flags *f)
 		}
 }
 
+/* TCP_NODELAY on a listening socket is inherited by every socket it
+ * accepts (Linux copies it at accept): one setsockopt here instead of one
+ * in each connection process. 1 if set (a non-TCP socket from systemd
+ * refuses it: then conn_init does what it needs itself). */
+static int
+listener_nodelay(int fd)
+{
+	int one = 1;
+
+	return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0;
+}
+
 static int
 listener_open(struct listener *l, const struct listen_addr *a, char *err,
     size_t errlen)
@@ -157,6 +172,7 @@ listener_open(struct listener *l, const struct listen_addr *a, char *err,
 		goto err;
 	if (listen(l->fd, 511) < 0)
 		goto err;
+	l->nodelay = listener_nodelay(l->fd);
 	return 0;
 err:
 	snprintf(err, errlen, "%s:%d: listen %s: %s", cfg.path ? cfg.path : "",
@@ -270,6 +286,7 @@ listeners_inherit(const struct config *c, char *err, size_t errlen)
 			return -1;
 		}
 		snprintf(l->addr.text, sizeof(l->addr.text), "fd %d", l->fd);
+		l->nodelay = listener_nodelay(l->fd);
 		for (j = 0; j < c->nlisten; j++)
 			if (same_port(&c->listen[j], &l->addr))
 				l->tls = l->addr.tls = c->listen[j].tls;
@@ -361,8 +378,9 @@ err:
 }
 
 static void
-spawn(int fd, int is_tls, const struct sockaddr_storage *peer)
+spawn(int fd, const struct listener *l, const struct sockaddr_storage *peer)
 {
+	struct accepted a = { fd, l->tls, peer, l->nodelay };
 	static time_t last_fail;
 	int fds[CONF_LISTEN_MAX], i, slot;
 	pid_t pid;
@@ -394,7 +412,7 @@ spawn(int fd, int is_tls, const struct sockaddr_storage *peer)
 			_exit(1);
 		for (i = 0; i < nlst; i++)
 			fds[i] = lst[i].fd;
-		serve_connection(&cfg, is_tls ? keys : NULL, fd, is_tls, fds,
+		serve_connection(&cfg, l->tls ? keys : NULL, &a, fds,
 		    nlst, slot);
 	}
 	score_set_pid(slot, pid);
@@ -419,11 +437,14 @@ accept_some(struct listener *l)
 	int fd, n;
 
 	for (n = 0; n < ACCEPT_BATCH && !full(); n++) {
+		memset(&peer, 0, sizeof(peer));
 		len = sizeof(peer);
-		fd = accept4(l->fd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
+		/* Non-blocking already: the connection process need not. */
+		fd = accept4(l->fd, (struct sockaddr *)&peer, &len,
+		    SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0)
 			return; /* EAGAIN, ECONNABORTED, EMFILE: try later */
-		spawn(fd, l->tls, &peer);
+		spawn(fd, l, &peer);
 	}
 }
 
@@ -499,6 +520,24 @@ master_loop(void)
  * stack: a connection's own frames (under 2 KiB for a static file) fitted
  * in it or not from one start to the next. Start the loop at the top of a
  * page, so that they always have some 3.5 KiB: pad down to the boundary. */
+/* Startup (config parsing, listeners, keys) left stack pages resident
+ * below the loop's: every fork copies a page-table entry for each, and
+ * every connection's exit drops it again. Give them back: the whole pages
+ * of a frame that reaches 128 KiB below the loop's page, none of which is
+ * in use (MADV_DONTNEED on private memory reads back as zeros; pages not
+ * present, or past the end of the stack mapping, are left as they are). */
+static void __attribute__((noinline))
+stack_trim(void)
+{
+	char below[128 * 1024];
+	uintptr_t lo = ((uintptr_t)below + 4095) & ~(uintptr_t)4095;
+	uintptr_t hi = ((uintptr_t)below + sizeof(below)) & ~(uintptr_t)4095;
+
+	__asm__ volatile ("" : : "r"(below) : "memory");
+	/* Only an optimisation: a failure leaves the pages where they are. */
+	(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 static void __attribute__((noinline))
 master_loop_page_top(void)
 {
@@ -507,6 +546,7 @@ master_loop_page_top(void)
 
 	/* An empty asm that takes pad's address: the compiler must keep it. */
 	__asm__ volatile ("" : : "r"(pad) : "memory");
+	stack_trim();
 	master_loop();
 }
 
@@ -519,7 +559,11 @@ load_all(const char *path, int check_only)
 		goto err;
 	if ((keys = tls_load(&cfg, err, sizeof(err))) == NULL)
 		goto err;
-	if (cfg.mime_types && file_mime_load(cfg.mime_types, err, sizeof(err)) < 0)
+	/* Called without a mime-types file too, as reload does: its
+	 * variables are then written here, in the master, and a connection
+	 * process reads them through the page it inherits instead of taking
+	 * a page fault for them (issue 8). */
+	if (file_mime_load(cfg.mime_types, err, sizeof(err)) < 0)
 		goto err;
 	if (check_only)
 		return 0;
@@ -563,6 +607,7 @@ daemonize(void)
 static int
 inetd_main(void)
 {
+	struct accepted a = { -1, 0, NULL, 0 };
 	struct listen_addr self;
 	int i, fd, is_tls = 0;
 
@@ -582,7 +627,9 @@ inetd_main(void)
 	if (priv_master(&cfg) < 0 || signals_default() < 0 ||
 	    signals_unblock() < 0)
 		return 1;
-	serve_connection(&cfg, is_tls ? keys : NULL, fd, is_tls, NULL, 0, -1);
+	a.fd = fd;
+	a.tls = is_tls;
+	serve_connection(&cfg, is_tls ? keys : NULL, &a, NULL, 0, -1);
 }
 
 int

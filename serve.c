@@ -364,16 +364,16 @@ stage1_setup(const struct config *cfg, const int *listeners, int nlisten)
 }
 
 void
-serve_connection(const struct config *cfg, struct tls_keys *keys, int fd,
-    int is_tls, const int *listeners, int nlisten, int slot)
+serve_connection(const struct config *cfg, struct tls_keys *keys,
+    const struct accepted *a, const int *listeners, int nlisten, int slot)
 {
 	struct sockaddr_storage client;
 	struct priv_ident id;
 	const struct vhost *vh;
-	int st, n;
+	int fd = a->fd, st, n;
 
 	stage1_setup(cfg, listeners, nlisten);
-	if (conn_init(&cs.conn, fd, NULL) < 0)
+	if (conn_init(&cs.conn, fd, a->peer, a->ready) < 0)
 		finish(1);
 	/* One total deadline covers the PROXY header, the handshake and the
 	 * first request head. */
@@ -384,7 +384,7 @@ serve_connection(const struct config *cfg, struct tls_keys *keys, int fd,
 	}
 	if (client.ss_family != AF_UNSPEC)
 		conn_set_peer(&cs.conn, &client);
-	if (is_tls &&
+	if (a->tls &&
 	    (cs.conn.tls = tls_accept(keys, cfg, fd, cs.conn.deadline)) == NULL) {
 		close(fd);
 		_exit(0);

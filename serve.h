@@ -10,6 +10,7 @@ struct config;
 struct vhost;
 struct conn;
 struct http_request;
+struct sockaddr_storage;
 struct tls_keys;
 
 /* One request and its answer, as the handlers see it. */
@@ -30,13 +31,24 @@ struct exchange {
 				 * to serve as a new GET */
 };
 
-/* Serve the connection on fd through both stages; never returns.
+/* A connection as it was handed over. */
+struct accepted {
+	int fd;
+	int tls;                /* on a `listen ... tls` port */
+	/* From the master's accept4: the peer, and whether fd is already
+	 * non-blocking with TCP_NODELAY (from its listener). NULL and 0 in
+	 * inetd mode: conn_init finds out and does it. */
+	const struct sockaddr_storage *peer;
+	int ready;
+};
+
+/* Serve the connection a->fd through both stages; never returns.
  * listeners[0..nlisten) are closed first thing. tls_keys is NULL on a plain
  * connection. slot is the connection's scoreboard slot (-1: none, inetd).
  * The caller hands over its signals as a connection wants them: SIGPIPE
  * and SIGXFSZ ignored, every other signal default, none blocked. */
 void serve_connection(const struct config *cfg, struct tls_keys *keys,
-    int fd, int is_tls, const int *listeners, int nlisten, int slot)
+    const struct accepted *a, const int *listeners, int nlisten, int slot)
     __attribute__((noreturn));
 
 #endif
