@@ -162,11 +162,12 @@ read_creds(struct creds *cr, int bound)
 	 * seccomp filter lets -1 through for exactly this. */
 	cr->uid[3] = (uid_t)setfsuid((uid_t)-1);
 	cr->gid[3] = (gid_t)setfsgid((gid_t)-1);
-	if ((n = getgroups(0, NULL)) < 0)
+	/* One call for the usual few groups; more than we keep: count them
+	 * (EINVAL says the buffer is too small). */
+	if ((n = getgroups(CREDS_GROUPS_MAX, cr->groups)) < 0 &&
+	    (errno != EINVAL || (n = getgroups(0, NULL)) < 0))
 		return -1;
 	cr->ngroups = n;
-	if (n <= CREDS_GROUPS_MAX && getgroups(n, cr->groups) != n)
-		return -1;
 	if (read_caps(cr->cap, bound) < 0)
 		return -1;
 	if ((cr->no_new_privs = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0)) < 0 ||
@@ -676,10 +677,13 @@ same_group_set(const gid_t *a, int na, const gid_t *b, int nb)
 	return 1;
 }
 
-/* bound: read the bounding set back too (stage 2 need not: see there). */
+/* What the kernel says we are, against what we asked for: ids, groups,
+ * exactly caps in P and E and nothing else, the seccomp filter, and
+ * no_new_privs as nnp (-1: either). The bounding set is not read (stage
+ * 1, step 1 says why). */
 static int
 verify_creds(const struct vhost *vh, const char *stage, uid_t uid, gid_t gid,
-    const gid_t *groups, int ngroups, uint64_t caps, int bound)
+    const gid_t *groups, int ngroups, uint64_t caps, int nnp)
 {
 	static const char *const idname[4] = { "real", "effective", "saved",
 		"fs" };
@@ -687,7 +691,7 @@ verify_creds(const struct vhost *vh, const char *stage, uid_t uid, gid_t gid,
 	struct creds cr;
 	int i;
 
-	if (read_creds(&cr, bound) < 0)
+	if (read_creds(&cr, 0) < 0)
 		return fail(vh, stage, "reading credentials back", NO_ARG);
 	for (i = 0; i < 4; i++) {
 		if (cr.uid[i] != uid) {
@@ -719,6 +723,9 @@ verify_creds(const struct vhost *vh, const char *stage, uid_t uid, gid_t gid,
 	if (cr.seccomp != SECCOMP_MODE_FILTER)
 		return mismatch(vh, stage, "Seccomp",
 		    (unsigned long long)cr.seccomp, SECCOMP_MODE_FILTER);
+	if (nnp >= 0 && cr.no_new_privs != nnp)
+		return mismatch(vh, stage, "NoNewPrivs",
+		    (unsigned long long)cr.no_new_privs, (unsigned long long)nnp);
 	return 0;
 }
 
@@ -778,7 +785,7 @@ priv_stage1(const struct config *cfg)
 
 	/* 6. Verify everything but the bounding set (step 1 says why). */
 	if (verify_creds(NULL, "stage 1", uid, gid, &gid, 1,
-	    cap_mask(keep, nkeep), 0) < 0)
+	    cap_mask(keep, nkeep), -1) < 0)
 		return -1;
 	priv_trace("stage 1: verified");
 	return 0;
@@ -824,7 +831,7 @@ priv_stage2(const struct priv_ident *id)
 {
 	const struct vhost *vh = id->vh;
 	struct rlimit rl;
-	int i, nnp_before, nnp;
+	int i, nnp_before;
 
 	if (id->uid == 0 || id->gid == 0) {     /* never, whatever the filter */
 		log_error(vh, "priv: stage 2: refusing uid %u gid %u",
@@ -888,13 +895,8 @@ priv_stage2(const struct priv_ident *id)
 	 *    is; only a new user namespace starts one full, and nothing here
 	 *    creates one). Reading it 41 times would only say 0 again. */
 	if (verify_creds(vh, "stage 2", id->uid, id->gid, id->groups,
-	    id->ngroups, 0, 0) < 0)
+	    id->ngroups, 0, id->no_new_privs || nnp_before) < 0)
 		return -1;
-	if ((nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0)) < 0)
-		return fail(vh, "stage 2", "prctl(PR_GET_NO_NEW_PRIVS)", NO_ARG);
-	if (nnp != (id->no_new_privs || nnp_before))
-		return mismatch(vh, "stage 2", "NoNewPrivs", (unsigned)nnp,
-		    (unsigned)id->no_new_privs);
 	if (verify_no_way_back(vh) < 0)
 		return -1;
 	priv_trace("stage 2: verified, setuid(0) refused");
