@@ -6,6 +6,7 @@ holds a keep-alive connection open after answering. With -T the error log
 must show the same steps.
 """
 import os
+import platform
 import re
 import sys
 import time
@@ -23,13 +24,32 @@ def ids4(v):
     return "\t".join([str(v)] * 4)
 
 
+# x86_64 numbers of the calls a connection process waits for its client in
+# (read, poll, recvfrom, ppoll); elsewhere any blocking call will do.
+WAITING_CALLS = {"0", "7", "45", "271"} if platform.machine() == "x86_64" else None
+
+
+def blocked_in(pid):
+    """The syscall pid sleeps in (/proc/PID/syscall), or None if running."""
+    try:
+        with open("/proc/%d/syscall" % pid) as f:
+            return f.read().split()[0]
+    except (OSError, IndexError):
+        return None
+
+
 def wait_child(srv, pred, timeout=3.0):
-    """The first child of the master whose status satisfies pred."""
+    """The first child of the master whose status satisfies pred, read
+    while it waits for its client (blocked in the same read or poll before
+    and after): not in the middle of a stage, between two of its steps."""
     end = time.time() + timeout
     while time.time() < end:
         for pid in srv.children():
+            before = blocked_in(pid)
             st = proc_status(pid)
-            if st and pred(st):
+            waiting = before not in (None, "running") and (
+                WAITING_CALLS is None or before in WAITING_CALLS)
+            if st and pred(st) and waiting and blocked_in(pid) == before:
                 return pid, st
         time.sleep(0.02)
     return None, {}
