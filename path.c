@@ -236,10 +236,15 @@ path_resolve(struct path_res *res, const struct vhost *vh,
 		return 404;
 	/* Every path below is copied after the root: script_name is that. */
 	res->script_name = res->fs + rootlen;
-	if (stat(docroot, &res->st) != 0)
-		return errno_status(errno);
-	if (!S_ISDIR(res->st.st_mode))
-		return 403;
+	/* The root itself only for "/": below it, the first name's stat
+	 * fails the same way (EACCES, ENOENT, ENOTDIR) if the root is not a
+	 * directory we may search. One path walk fewer per request. */
+	if (path[1] == '\0') {
+		if (stat(docroot, &res->st) != 0)
+			return errno_status(errno);
+		if (!S_ISDIR(res->st.st_mode))
+			return 403;
+	}
 
 	for (p = path; ; ) {
 		/* p is at a '/': the directory so far; step to the next name. */

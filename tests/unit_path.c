@@ -250,6 +250,18 @@ resolve_tests(void)
 	rc = path_resolve(&res, &vh, rootdir, "/sub/f.txt");
 	CHECK("res_not_cgi_dir", rc == 0 && !res.in_cgi_dir && res.cgi == NULL);
 	CHECK("res_fifo_403", path_resolve(&res, &vh, rootdir, "/fifo") == 403);
+	{
+		/* A root that is no directory: "/" is 403 (its own stat), a
+		 * name below it 404 (ENOTDIR), a missing root 404. */
+		char fileroot[PATH_MAX], gone[PATH_MAX];
+
+		snprintf(fileroot, sizeof(fileroot), "%s/sub/f.txt", rootdir);
+		snprintf(gone, sizeof(gone), "%s/no-such-root", rootdir);
+		CHECK("res_root_is_file_slash_403", path_resolve(&res, &vh, fileroot, "/") == 403);
+		CHECK("res_root_is_file_below_404", path_resolve(&res, &vh, fileroot, "/x") == 404);
+		CHECK("res_root_missing_404", path_resolve(&res, &vh, gone, "/") == 404 &&
+		    path_resolve(&res, &vh, gone, "/x") == 404);
+	}
 	CHECK("res_socket_403", path_resolve(&res, &vh, rootdir, "/sock") == 403);
 	CHECK("res_device_403", path_resolve(&res, &vh, rootdir, "/devnull") == 403);
 	rc = path_resolve(&res, &vh, rootdir, "/link/f.txt");
