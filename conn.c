@@ -80,7 +80,7 @@ addr_text(const struct sockaddr_storage *ss, char *buf, size_t cap,
 
 int
 conn_init(struct conn *c, int fd, const struct sockaddr_storage *peer,
-    int ready)
+    const struct sockaddr_storage *local, int ready)
 {
 	socklen_t len;
 	int flags, one = 1;
@@ -95,7 +95,9 @@ conn_init(struct conn *c, int fd, const struct sockaddr_storage *peer,
 	else if (getpeername(fd, (struct sockaddr *)&c->peer, &len) < 0)
 		memset(&c->peer, 0, sizeof(c->peer));
 	len = sizeof(c->local);
-	if (getsockname(fd, (struct sockaddr *)&c->local, &len) < 0)
+	if (local != NULL)
+		c->local = *local;
+	else if (getsockname(fd, (struct sockaddr *)&c->local, &len) < 0)
 		memset(&c->local, 0, sizeof(c->local));
 	addr_text(&c->peer, c->peer_addr, sizeof(c->peer_addr), &c->peer_port);
 	addr_text(&c->local, c->local_addr, sizeof(c->local_addr), &c->local_port);

@@ -43,11 +43,11 @@ int64_t conn_now_ms(void);
 /* Deadline `seconds` from now for every following read and write. */
 void conn_deadline(struct conn *c, int seconds);
 
-/* Set up c for fd: the peer as accept gave it (NULL: getpeername), the
- * local address from getsockname. ready: fd is already non-blocking with
- * TCP_NODELAY; else they are set here. */
+/* Set up c for fd: the peer as accept gave it and the local address as
+ * its listener was bound (either NULL: getpeername, getsockname). ready:
+ * fd is already non-blocking with TCP_NODELAY; else they are set here. */
 int conn_init(struct conn *c, int fd, const struct sockaddr_storage *peer,
-    int ready);
+    const struct sockaddr_storage *local, int ready);
 
 /* The client's address as a trusted PROXY header gave it. */
 void conn_set_peer(struct conn *c, const struct sockaddr_storage *peer);

@@ -151,6 +151,21 @@ listener_nodelay(int fd)
 	return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0;
 }
 
+/* A listener bound to every address: its connections' local address is
+ * one of them, which only getsockname on the connection tells. */
+static int
+is_wildcard(const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+	if (ss->ss_family == AF_INET)
+		return s4->sin_addr.s_addr == htonl(INADDR_ANY);
+	if (ss->ss_family == AF_INET6)
+		return IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr);
+	return 1;
+}
+
 static int
 listener_open(struct listener *l, const struct listen_addr *a, char *err,
     size_t errlen)
@@ -380,7 +395,8 @@ err:
 static void
 spawn(int fd, const struct listener *l, const struct sockaddr_storage *peer)
 {
-	struct accepted a = { fd, l->tls, peer, l->nodelay };
+	struct accepted a = { fd, l->tls, peer,
+	    is_wildcard(&l->addr.ss) ? NULL : &l->addr.ss, l->nodelay };
 	static time_t last_fail;
 	int fds[CONF_LISTEN_MAX], i, slot;
 	pid_t pid;
@@ -607,7 +623,7 @@ daemonize(void)
 static int
 inetd_main(void)
 {
-	struct accepted a = { -1, 0, NULL, 0 };
+	struct accepted a = { -1, 0, NULL, NULL, 0 };
 	struct listen_addr self;
 	int i, fd, is_tls = 0;
 

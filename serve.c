@@ -373,7 +373,7 @@ serve_connection(const struct config *cfg, struct tls_keys *keys,
 	int fd = a->fd, st, n;
 
 	stage1_setup(cfg, listeners, nlisten);
-	if (conn_init(&cs.conn, fd, a->peer, a->ready) < 0)
+	if (conn_init(&cs.conn, fd, a->peer, a->local, a->ready) < 0)
 		finish(1);
 	/* One total deadline covers the PROXY header, the handshake and the
 	 * first request head. */

@@ -35,10 +35,12 @@ struct exchange {
 struct accepted {
 	int fd;
 	int tls;                /* on a `listen ... tls` port */
-	/* From the master's accept4: the peer, and whether fd is already
-	 * non-blocking with TCP_NODELAY (from its listener). NULL and 0 in
-	 * inetd mode: conn_init finds out and does it. */
+	/* From the master's accept4: the peer, the local address (the
+	 * listener's, unless it is a wildcard: NULL), and whether fd is
+	 * already non-blocking with TCP_NODELAY (from its listener). NULL and
+	 * 0 in inetd mode: conn_init finds out and does it. */
 	const struct sockaddr_storage *peer;
+	const struct sockaddr_storage *local;
 	int ready;
 };
 

@@ -528,6 +528,30 @@ def start_with_signals_ignored(s):
             libc.syscall(13, sig, old, None, 8)
 
 
+def wildcard_listener():
+    """`listen *:PORT`: the connection's local address is not the
+    listener's (0.0.0.0), so the connection process asks the kernel; a
+    bound address is passed down from the master instead. Both must give
+    the script the same SERVER_PORT, and the peer its REMOTE_ADDR."""
+    conf = two_vhost_conf(extra_a="cgi-dir /cgi-bin/\n").replace(
+        "listen 127.0.0.1:{port}", "listen *:{port}")
+    with Server(conf, name="cgiwild", start=False) as s:
+        layout(s)
+        s.start()
+        st = request(s.port, b"GET /cgi-bin/env.cgi HTTP/1.1\r\nHost: a.test\r\n"
+                     b"Connection: close\r\n\r\n")
+        e = envmap(st[2]) if st else {}
+        ok("wildcard listen: SERVER_PORT", e.get("SERVER_PORT") == str(s.port),
+           repr(st)[:300])
+        ok("wildcard listen: REMOTE_ADDR", e.get("REMOTE_ADDR") == "127.0.0.1",
+           repr(e.get("REMOTE_ADDR")))
+        # Without Host, a redirect names the address the client reached.
+        st = request(s.port, b"GET /cgi-bin HTTP/1.0\r\n\r\n", head_only=True)
+        ok("wildcard listen: Location names 127.0.0.1, not 0.0.0.0",
+           st and st[0] == 301 and st[1].get("location") ==
+           "http://127.0.0.1:%d/cgi-bin/" % s.port, repr(st)[:300])
+
+
 def main():
     conf = two_vhost_conf(extra_a="cgi .cgi\ncgi .php %s\ncgi-dir /cgi-bin/\ncgi-timeout 2\n"
                                   "index index.html index.cgi" % PHP,
@@ -546,6 +570,7 @@ def main():
         php(s)
         interpreters(s)
     over_tls()
+    wildcard_listener()
     done()
 
 
