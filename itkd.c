@@ -410,7 +410,12 @@ spawn(int fd, const struct listener *l, const struct sockaddr_storage *peer)
 		close(fd);
 		return;
 	}
-	pid = fork();
+	/* _Fork, not fork: the master has one thread and no atfork
+	 * handlers, so fork's extra work (blocking signals around the C
+	 * library's locks, twice) bought nothing: two syscalls fewer in the
+	 * master per connection, one in the child (POSIX.1-2024; glibc 2.34,
+	 * musl 1.2.2). */
+	pid = _Fork();
 	if (pid < 0) {
 		/* Out of processes or memory: drop this one, keep serving,
 		 * and do not flood the log while it lasts. */
