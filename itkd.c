@@ -64,11 +64,6 @@ usage(FILE *f)
 	    "  -v, -h    version, help\n");
 }
 
-/* The master's signals arrive as reads from a signalfd in its poll set,
- * not through handlers: no handler frame, self-pipe write and restarted
- * poll per exited child, and the connection process has no handler to
- * undo (see serve.h for the state it is handed). */
-
 /* The dispositions a connection process wants (serve.h), set once here
  * and inherited by every fork. Whoever started us may have left a signal
  * ignored, and an ignored signal stays ignored across execve: an ignored
@@ -99,6 +94,10 @@ signals_unblock(void)
 	return sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* The master's signals arrive as reads from a signalfd in its poll set,
+ * not through handlers: no handler frame, self-pipe write and restarted
+ * poll per exited child, and the connection process has no handler to
+ * undo (see serve.h for the state it is handed). */
 static int
 signals_init(void)
 {
