@@ -71,8 +71,8 @@ is_digit(unsigned char ch)
 	return ch >= '0' && ch <= '9';
 }
 
-static int
-hex_value(unsigned char ch)
+int
+http_hex_value(unsigned char ch)
 {
 	if (ch >= '0' && ch <= '9')
 		return ch - '0';
@@ -304,8 +304,8 @@ check_target(const char *t, size_t n)
 		if (ch == '?')
 			in_query = 1;
 		if (ch == '%' && !in_query && (i + 2 >= n ||
-		    hex_value((unsigned char)t[i + 1]) < 0 ||
-		    hex_value((unsigned char)t[i + 2]) < 0))
+		    http_hex_value((unsigned char)t[i + 1]) < 0 ||
+		    http_hex_value((unsigned char)t[i + 2]) < 0))
 			return 400;
 	}
 	return 0;
@@ -729,7 +729,7 @@ chunk_size_byte(struct http_chunked *c, unsigned char ch)
 		return CH_ERROR;
 	switch (c->state) {
 	case CH_SIZE:
-		if ((h = hex_value(ch)) >= 0) {
+		if ((h = http_hex_value(ch)) >= 0) {
 			if (++c->digits > 16)
 				return CH_ERROR;
 			c->left = c->left << 4 | (uint64_t)h;

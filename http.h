@@ -114,6 +114,9 @@ void http_out_field(struct http_out *o, const char *name, const char *fmt, ...)
 /* The blank line. Returns 0, or -1 if the head overflowed. */
 int http_out_end(struct http_out *o);
 
+/* The value of hex digit ch (either case), or -1: for %XX and chunk sizes
+ * here, and path.c's percent-decoding. */
+int http_hex_value(unsigned char ch);
 /* IMF-fixdate of t into buf (at least 30 bytes); years past 9999 clamp. */
 size_t http_date(char *buf, size_t cap, time_t t);
 /* Parse IMF-fixdate (and the two obsolete forms); -1 if invalid. */

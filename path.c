@@ -9,20 +9,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "http.h"
 #include "path.h"
 #include "vhost.h"
-
-static int
-hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
 
 /* A byte no file name below a web root should hold: control bytes and the
  * backslash, which some file systems and CGI programs treat as a separator. */
@@ -43,7 +32,8 @@ decode(char *out, size_t cap, const char *raw)
 	for (; *raw != '\0'; raw++) {
 		ch = (unsigned char)*raw;
 		if (ch == '%') {
-			if ((hi = hexval(raw[1])) < 0 || (lo = hexval(raw[2])) < 0)
+			if ((hi = http_hex_value((unsigned char)raw[1])) < 0 ||
+			    (lo = http_hex_value((unsigned char)raw[2])) < 0)
 				return 400;
 			ch = (unsigned char)(hi << 4 | lo);
 			raw += 2;

@@ -1,6 +1,6 @@
 /* tests/fuzz/fuzz_path.c: libFuzzer target for path_normalise.
  * clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE \
- *   -I. -o fuzz_path tests/fuzz/fuzz_path.c path.c
+ *   -I. -o fuzz_path tests/fuzz/fuzz_path.c path.c http.c
  * ./fuzz_path -max_total_time=60 tests/fuzz/corpus/path
  * Besides memory errors it checks what the normaliser promises: the output
  * starts with '/', holds no empty, "." or ".." segment, no control byte or
