@@ -508,26 +508,26 @@ static const struct cap_want master_caps[] = {
  * only when every one read back absent (a dropped one stays dropped:
  * nothing raises the bounding set again). */
 static int
-drop_bound(const char *stage)
+drop_bound(void)
 {
 	cap_value_t c, last = cap_max_bits();
 	int on;
 
 	for (c = 0; c < last; c++) {
 		if ((on = cap_get_bound(c)) < 0)        /* PR_CAPBSET_READ */
-			return fail(NULL, stage, "cap_get_bound", c);
+			return fail(NULL, "master", "cap_get_bound", c);
 		if (!on)
 			continue;
 		if (cap_drop_bound(c) < 0)              /* PR_CAPBSET_DROP */
-			return fail(NULL, stage, "cap_drop_bound", c);
+			return fail(NULL, "master", "cap_drop_bound", c);
 		if ((on = cap_get_bound(c)) != 0)
-			return mismatch(NULL, stage, "CapBnd",
+			return mismatch(NULL, "master", "CapBnd",
 			    (unsigned long long)1 << c, 0);
 	}
 	/* Past the last one the kernel must say EINVAL: a capability it
 	 * knows and libcap does not would otherwise go unread. */
 	if (cap_get_bound(last) >= 0)
-		return mismatch(NULL, stage, "CapBnd bits", (unsigned)last + 1,
+		return mismatch(NULL, "master", "CapBnd bits", (unsigned)last + 1,
 		    (unsigned)last);
 	return 0;
 }
@@ -605,7 +605,7 @@ priv_master(const struct config *cfg)
 	 *    left to drop. Each PR_CAPBSET_DROP commits a new set of
 	 *    credentials: 41 of them per connection were a tenth of the
 	 *    cost of a one-request connection. */
-	if (drop_bound("master") < 0)
+	if (drop_bound() < 0)
 		return -1;
 	bound_emptied = 1;
 
