@@ -44,6 +44,9 @@ int priv_trace_on;
  * capability back absent; fork copies it with the set itself. */
 static int bound_emptied;
 
+/* Set by priv_master once the kernel says keepcaps is on (step 4). */
+static int keepcaps_set;
+
 /* ---------------------------------------------------------------------
  * The id calls, straight to the kernel. libc's wrappers make each one
  * take effect on every thread (musl: __synccall, four rt_sigprocmask calls
@@ -627,8 +630,27 @@ priv_master(const struct config *cfg)
 	}
 	if (set_caps(keep, nkeep) < 0)
 		return fail(NULL, "master", "capset", NO_ARG);
+	/*    The ambient set: empty, once, for every child. The capset
+	 *    above left inheritable empty, and the kernel keeps ambient
+	 *    within permitted AND inheritable, so nothing can put a bit
+	 *    back into it. */
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+		return fail(NULL, "master", "prctl(PR_CAP_AMBIENT_CLEAR_ALL)",
+		    NO_ARG);
 
-	/* 4. Verify. */
+	/* 4. Each child leaves uid 0 in stage 1 and must keep its permitted
+	 *    set across that change (its step 2). The master itself never
+	 *    changes uid, so keepcaps changes nothing for it; asking once
+	 *    here saves every connection a credential commit. Stage 1
+	 *    turns it off again, and execve always does. */
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		return fail(NULL, "master", "prctl(PR_SET_KEEPCAPS, 1)", NO_ARG);
+	if (prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) != 1)
+		return mismatch(NULL, "master", "keepcaps",
+		    (unsigned long long)prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0), 1);
+	keepcaps_set = 1;
+
+	/* 5. Verify. */
 	if (read_caps(cap, 1) < 0)
 		return fail(NULL, "master", "capget", NO_ARG);
 	if (cap[CAP_SET_BND] != 0)
@@ -641,6 +663,8 @@ priv_master(const struct config *cfg)
 		    cap_mask(keep, nkeep));
 	if (cap[CAP_SET_INH] != 0)
 		return mismatch(NULL, "master", "CapInh", cap[CAP_SET_INH], 0);
+	if (cap[CAP_SET_AMB] != 0)
+		return mismatch(NULL, "master", "CapAmb", cap[CAP_SET_AMB], 0);
 	if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != SECCOMP_MODE_FILTER)
 		return mismatch(NULL, "master", "Seccomp",
 		    (unsigned long long)prctl(PR_GET_SECCOMP, 0, 0, 0, 0),
@@ -759,9 +783,11 @@ priv_stage1(const struct config *cfg)
 	priv_trace("stage 1: bounding set emptied");
 
 	/* 2. Keep the permitted set across the uid change below (leaving
-	 *    uid 0 would otherwise clear it). */
-	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
-		return fail(NULL, "stage 1", "prctl(PR_SET_KEEPCAPS, 1)", NO_ARG);
+	 *    uid 0 would otherwise clear it): the master asked for that
+	 *    once (priv_master step 4), and fork copies it. */
+	if (!keepcaps_set)
+		return mismatch(NULL, "stage 1", "keepcaps set by the master",
+		    0, 1);
 
 	/* 3. Groups, then gid, then uid: each needs a capability that the
 	 *    next step may take away. */
@@ -872,13 +898,12 @@ priv_stage2(const struct priv_ident *id)
 
 	/* 4. Going from one non-zero uid to another leaves the capabilities
 	 *    alone (mpm-itk's lesson): clear permitted, effective and
-	 *    inheritable ourselves, then the ambient set. The bounding set
-	 *    is already empty since stage 1. */
+	 *    inheritable ourselves. The bounding set is empty since the
+	 *    master; so is the ambient set (the master cleared it, and the
+	 *    kernel keeps it within permitted AND inheritable, inheritable
+	 *    being empty since then); step 6 reads all five back. */
 	if (set_caps(NULL, 0) < 0)
 		return fail(vh, "stage 2", "capset", NO_ARG);
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
-		return fail(vh, "stage 2", "prctl(PR_CAP_AMBIENT_CLEAR_ALL)",
-		    NO_ARG);
 	priv_trace("stage 2: every capability set cleared");
 
 	/* 5. No execve (a CGI's setuid binary, file capabilities) may gain

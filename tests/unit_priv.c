@@ -307,6 +307,22 @@ proc_mask(const char *key)
 	return status_field(key, v, sizeof(v)) ? strtoull(v, NULL, 16) : ~0ULL;
 }
 
+/* CAP_c into inheritable, then ambient (it must be permitted and
+ * inheritable first). */
+static int
+raise_ambient(cap_value_t c)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	if (capget(&hdr, d) < 0)
+		return -1;
+	d[c / 32].inheritable |= 1u << (c % 32);
+	if (capset(&hdr, d) < 0)
+		return -1;
+	return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0);
+}
+
 static void
 sc_master_and_stage1(void)
 {
@@ -321,6 +337,10 @@ sc_master_and_stage1(void)
 	T("priv control x32 not killed without filter", in_grandchild(x32_getpid) == 0);
 	T("priv control i386 getpid works without filter", in_grandchild(i386_getpid) == 0);
 
+	/* An ambient capability, as a parent process could hand down: the
+	 * master must leave none to its children (stage 2 relies on it). */
+	T("priv control ambient raised", raise_ambient(CAP_NET_BIND_SERVICE) == 0 &&
+	    (proc_mask("CapAmb") & CAPBIT(CAP_NET_BIND_SERVICE)) != 0);
 	priv_trace_on = 1;
 	T("priv master returns 0", priv_master(&cfg) == 0);
 	T("priv master Seccomp 2", status_is("Seccomp", "2"));
@@ -329,6 +349,9 @@ sc_master_and_stage1(void)
 	T("priv master CapEff cut", mask_is("CapEff", want));
 	T("priv master CapInh 0", mask_is("CapInh", 0));
 	T("priv master CapBnd emptied", bnd_before != 0 && mask_is("CapBnd", 0));
+	T("priv master CapAmb 0", mask_is("CapAmb", 0));
+	T("priv master keepcaps on (for stage 1)",
+	    prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) == 1);
 	T("priv master trace", strstr(logbuf, "priv: master: uid=0/0/0/0 ") != NULL);
 
 	T("priv stage1 returns 0", priv_stage1(&cfg) == 0);
