@@ -397,6 +397,7 @@ spawn(int fd, const struct listener *l, const struct sockaddr_storage *peer)
 	struct accepted a = { fd, l->tls, peer,
 	    is_wildcard(&l->addr.ss) ? NULL : &l->addr.ss, l->nodelay };
 	static time_t last_fail;
+	const char *what;
 	int fds[CONF_LISTEN_MAX], i, slot;
 	pid_t pid;
 
@@ -409,21 +410,20 @@ spawn(int fd, const struct listener *l, const struct sockaddr_storage *peer)
 		close(fd);
 		return;
 	}
+	/* The session cache and the private keys go to a TLS connection's
+	 * child only: a plain one's never holds them, not even in stage 1. */
+	if (tls_fork_prepare(keys, l->tls) < 0) {
+		what = "madvise";
+		goto drop;
+	}
 	/* _Fork, not fork: the master has one thread and no atfork
 	 * handlers, so fork's extra work (blocking signals around the C
 	 * library's locks, twice) bought nothing: two syscalls fewer in the
 	 * master per connection, one in the child (POSIX.1-2024; glibc 2.34,
 	 * musl 1.2.2). */
-	pid = _Fork();
-	if (pid < 0) {
-		/* Out of processes or memory: drop this one, keep serving,
-		 * and do not flood the log while it lasts. */
-		if (time(NULL) != last_fail)
-			log_error(NULL, "fork: %s", strerror(errno));
-		last_fail = time(NULL);
-		score_set_pid(slot, 0);
-		close(fd);
-		return;
+	if ((pid = _Fork()) < 0) {
+		what = "fork";
+		goto drop;
 	}
 	if (pid == 0) {
 		/* Undo the master's signal set-up: serve.h's state. */
@@ -436,6 +436,15 @@ spawn(int fd, const struct listener *l, const struct sockaddr_storage *peer)
 		    nlst, slot);
 	}
 	score_set_pid(slot, pid);
+	close(fd);
+	return;
+drop:
+	/* Out of processes or memory: drop this one, keep serving, and do
+	 * not flood the log while it lasts. */
+	if (time(NULL) != last_fail)
+		log_error(NULL, "%s: %s", what, strerror(errno));
+	last_fail = time(NULL);
+	score_set_pid(slot, 0);
 	close(fd);
 }
 

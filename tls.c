@@ -54,6 +54,9 @@ struct tls_keys {
 	int n;
 	int *by_pos;                    /* vhost position -> entry, or -1 */
 	int npos;
+	unsigned char *vault;           /* every entry's key_mem (vault_build) */
+	size_t vault_len;
+	int withheld;                   /* MADV_DONTFORK on the vault */
 };
 
 /* The policy: picks the chain by SNI and signs with its key. */
@@ -88,6 +91,7 @@ struct tls_cache {
 
 static struct tls_cache *cache;
 static size_t cache_len;
+static int cache_withheld;      /* MADV_DONTFORK on: see tls_fork_prepare */
 
 static const br_hash_class *const hash_by_id[] = {
 	NULL, &br_md5_vtable, &br_sha1_vtable, &br_sha224_vtable,
@@ -674,6 +678,50 @@ out:
 	return ret;
 }
 
+/* Move every private key into one private mapping of their own. The
+ * master withholds it from the child of a plain connection, which never
+ * holds a key byte (tls_fork_prepare); a TLS child unmaps it before stage
+ * 2 (tls_wipe). In the malloc heap, which every child inherits whole,
+ * they could be neither. Kept out of core dumps too. */
+static int
+vault_build(struct tls_keys *k)
+{
+	struct tls_entry *e;
+	unsigned char *v, *old;
+	size_t len = 0, off = 0;
+	int i;
+
+	for (i = 0; i < k->n; i++)
+		len += k->e[i].key_mem_len;
+	if (len == 0)
+		return 0;
+	v = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+	    -1, 0);
+	if (v == MAP_FAILED)
+		return -1;
+	(void)madvise(v, len, MADV_DONTDUMP);   /* best effort: old kernels */
+	for (i = 0; i < k->n; i++) {
+		e = &k->e[i];
+		old = e->key_mem;
+		memcpy(v + off, old, e->key_mem_len);
+		/* The key's fields point into key_mem: the same offsets. */
+#define MOVE(f) (e->f = v + off + (e->f - old))
+		if (e->key_type == BR_KEYTYPE_RSA) {
+			MOVE(rsa.p); MOVE(rsa.q); MOVE(rsa.dp); MOVE(rsa.dq);
+			MOVE(rsa.iq);
+		} else {
+			MOVE(ec.x);
+		}
+#undef MOVE
+		e->key_mem = v + off;
+		wipe_free(old, e->key_mem_len);
+		off += e->key_mem_len;
+	}
+	k->vault = v;
+	k->vault_len = len;
+	return 0;
+}
+
 struct tls_keys *
 tls_load(const struct config *cfg, char *err, size_t errlen)
 {
@@ -711,6 +759,11 @@ tls_load(const struct config *cfg, char *err, size_t errlen)
 			goto err;
 		}
 	}
+	if (vault_build(k) < 0) {
+		snprintf(err, errlen, "%s: cannot map memory for the private "
+		    "keys: %s", cfg->path, strerror(errno));
+		goto err;
+	}
 	scrub_stack();
 	return k;
 err:
@@ -726,6 +779,12 @@ tls_free(struct tls_keys *k)
 
 	if (k == NULL)
 		return;
+	if (k->vault != NULL) {
+		explicit_bzero(k->vault, k->vault_len);
+		munmap(k->vault, k->vault_len);
+		for (i = 0; i < k->n; i++)
+			k->e[i].key_mem = NULL;         /* it lived there */
+	}
 	for (i = 0; k->e != NULL && i < k->n; i++)
 		entry_free(&k->e[i]);
 	free(k->e);
@@ -863,6 +922,29 @@ tls_cache_init(int entries)
 	}
 	pthread_mutexattr_destroy(&ma);
 	br_ssl_session_cache_lru_init(&cache->lru, cache->store, store);
+	return 0;
+}
+
+/* MADV_DONTFORK on or off for one mapping, only when that changes: a run
+ * of connections of one kind costs no system call at all. */
+static int
+withhold(void *p, size_t len, int *withheld, int on)
+{
+	if (p == NULL || *withheld == on)
+		return 0;
+	if (madvise(p, len, on ? MADV_DONTFORK : MADV_DOFORK) < 0)
+		return -1;
+	*withheld = on;
+	return 0;
+}
+
+int
+tls_fork_prepare(struct tls_keys *k, int tls)
+{
+	if (withhold(cache, cache_len, &cache_withheld, !tls) < 0)
+		return -1;
+	if (k != NULL && withhold(k->vault, k->vault_len, &k->withheld, !tls) < 0)
+		return -1;
 	return 0;
 }
 
@@ -1250,12 +1332,13 @@ tls_server_name(const struct tls_conn *t)
 void
 tls_wipe(struct tls_keys *k)
 {
-	int i;
-
-	if (k != NULL)
-		for (i = 0; k->e != NULL && i < k->n; i++)
-			entry_wipe(&k->e[i]);
 	the_conn.policy.chosen = NULL;
+	if (k != NULL && k->vault != NULL) {
+		/* Every key byte this process holds: gone from its memory
+		 * (the master keeps its own copy). */
+		munmap(k->vault, k->vault_len);
+		k->vault = NULL;
+	}
 	if (cache != NULL) {
 		/* The engine must not touch the cache once it is gone. */
 		br_ssl_server_set_cache(&the_conn.sc, NULL);

@@ -23,6 +23,11 @@ void tls_free(struct tls_keys *k);
 /* Master, once before the first fork: map the session cache shared by all
  * children (entries as `tls-session-cache`). 0 or -1. */
 int tls_cache_init(int entries);
+/* Master, before each fork: the child of a TLS connection gets the session
+ * cache and the private keys; the child of a plain one gets neither
+ * (MADV_DONTFORK: the mappings are not copied, and fork and exit are the
+ * cheaper for it). 0, or -1 when the kernel refused: do not fork. */
+int tls_fork_prepare(struct tls_keys *k, int tls);
 
 /* Child, stage 1: reseed from the kernel, run the handshake on fd before the
  * deadline (ms, CLOCK_MONOTONIC). NULL on failure (the caller closes fd). */
@@ -33,9 +38,9 @@ struct tls_conn *tls_accept(struct tls_keys *k, const struct config *cfg,
 const struct vhost *tls_vhost(const struct tls_conn *t);
 const char *tls_server_name(const struct tls_conn *t);
 
-/* Child, before the identity switch: overwrite every private key (and the
- * buffers they were decoded from) and unmap the session cache. The live
- * connection keeps working: it no longer needs the key. */
+/* Child of a TLS connection, before the identity switch: unmap every
+ * private key and the session cache. The live connection keeps working:
+ * it no longer needs the key. */
 void tls_wipe(struct tls_keys *k);
 
 /* The loader on bytes in memory, for the fuzzer and the unit test: a

@@ -192,6 +192,10 @@ def main():
                b_log in fd_targets(srv.proc.pid), fd_targets(srv.proc.pid))
             ok("priv stage2 no fd of another vhost's log",
                b_log not in fd_targets(pid2), fd_targets(pid2))
+            with open("/proc/%d/maps" % pid2) as f:
+                shared = [l for l in f.read().splitlines() if l.split()[1][3] == "s"]
+            ok("priv stage2 no shared mapping (scoreboard, session cache)",
+               not shared, shared)
             ok("priv stage2 keeps its own log",
                os.path.join(srv.dir, "a-access.log") in fd_targets(pid2),
                fd_targets(pid2))

@@ -14,7 +14,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from itkdtest import (TOP, UID_A, UID_B, UID_USER, Server, connect, done, need_root,
-                      ok, parse, proc_status, recv_all, two_vhost_roots, write,
+                      ok, parse, proc_status, read_response, recv_all,
+                      two_vhost_roots, write,
                       zombies)
 
 need_root("test_tls")
@@ -477,6 +478,56 @@ def test_key_memory(srv):
            r and r[0][0] == 200, r)
     finally:
         s.close()
+    test_plain_key_memory(srv, dict(needles, **pem))
+
+
+def child_of_uid(srv, uid, timeout=3.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        for c in srv.children():
+            if proc_status(c).get("Uid", "").split()[:1] == [str(uid)]:
+                return c
+        time.sleep(0.02)
+    return None
+
+
+def shared_maps(pid):
+    with open("/proc/%d/maps" % pid) as f:
+        return [l for l in f.read().splitlines() if l.split()[1][3] == "s"]
+
+
+def test_plain_key_memory(srv, needles):
+    """A plain connection's child never gets the keys or the session
+    cache (the master withholds both mappings from it), in either stage."""
+    ok("tls master holds the scoreboard and the session cache (control)",
+       len(shared_maps(srv.proc.pid)) == 2, shared_maps(srv.proc.pid))
+    s1 = connect(srv.port)
+    s2 = connect(srv.port)
+    try:
+        s1.sendall(b"GET / HTTP/1.1\r\nHost: a.te")      # stage 1: waits
+        pid = child_of_uid(srv, UID_USER)
+        ok("tls plain stage-1 child found", pid is not None, srv.children())
+        if pid is not None:
+            ok("tls plain stage-1 child holds no private key byte",
+               not memory_hits(pid, needles), sorted(memory_hits(pid, needles)))
+            ok("tls plain stage-1 child holds the scoreboard only",
+               len(shared_maps(pid)) == 1, shared_maps(pid))
+        s2.sendall(req("a.test", close=False))
+        r = read_response(s2)
+        ok("tls plain request answered", r.startswith(b"HTTP/1.1 200"), r[:80])
+        pid = child_of_uid(srv, UID_A)
+        ok("tls plain stage-2 child found", pid is not None, srv.children())
+        if pid is not None:
+            ok("tls plain stage-2 child holds no private key byte",
+               not memory_hits(pid, needles), sorted(memory_hits(pid, needles)))
+            ok("tls plain stage-2 child holds no shared mapping",
+               not shared_maps(pid), shared_maps(pid))
+    finally:
+        s1.close()
+        s2.close()
+    # A TLS connection right after a plain one gets its cache and keys back.
+    r = exchange(srv, "a.test", req("a.test"))
+    ok("tls handshake after plain connections", r and r[0][0] == 200, r)
 
 
 def main():
