@@ -575,6 +575,7 @@ priv_master(const struct config *cfg)
 	struct sock_fprog prog;
 	cap_value_t keep[NMASTER_CAPS];
 	uint64_t cap[CAP_NSETS];
+	gid_t g = 0;
 	int nkeep = 0;
 	unsigned i;
 
@@ -650,7 +651,18 @@ priv_master(const struct config *cfg)
 		    (unsigned long long)prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0), 1);
 	keepcaps_set = 1;
 
-	/* 5. Verify. */
+	/* 5. Supplementary groups: exactly the global group, the set stage
+	 *    1 needs. Set once here (fork copies it), it saves every
+	 *    connection a credential commit; the master loses root's own
+	 *    supplementary groups, which it never needed (its gid stays 0).
+	 *    Stage 1 verifies the set it inherits. */
+	if (id_setgroups(1, &cfg->gid) < 0)
+		return fail(NULL, "master", "setgroups", cfg->gid);
+	if (getgroups(1, &g) != 1 || g != cfg->gid)
+		return mismatch(NULL, "master", "groups", (unsigned long long)g,
+		    cfg->gid);
+
+	/* 6. Verify. */
 	if (read_caps(cap, 1) < 0)
 		return fail(NULL, "master", "capget", NO_ARG);
 	if (cap[CAP_SET_BND] != 0)
@@ -789,15 +801,15 @@ priv_stage1(const struct config *cfg)
 		return mismatch(NULL, "stage 1", "keepcaps set by the master",
 		    0, 1);
 
-	/* 3. Groups, then gid, then uid: each needs a capability that the
-	 *    next step may take away. */
-	if (id_setgroups(1, &gid) < 0)
-		return fail(NULL, "stage 1", "setgroups", gid);
+	/* 3. Gid, then uid: leaving uid 0 takes away the capability the
+	 *    gid change needs. The supplementary groups are the global
+	 *    group alone since the master (priv_master step 5); step 6
+	 *    reads them back. */
 	if (id_setresgid(gid) < 0)
 		return fail(NULL, "stage 1", "setresgid", gid);
 	if (id_setresuid(uid) < 0)
 		return fail(NULL, "stage 1", "setresuid", uid);
-	priv_trace("stage 1: setgroups, setresgid, setresuid done");
+	priv_trace("stage 1: setresgid, setresuid done");
 
 	/* 4. Leaving uid 0 emptied the effective set; permitted still holds
 	 *    the master's. Keep exactly setuid + setgid (+ sys_nice). */

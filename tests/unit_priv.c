@@ -341,6 +341,9 @@ sc_master_and_stage1(void)
 	 * master must leave none to its children (stage 2 relies on it). */
 	T("priv control ambient raised", raise_ambient(CAP_NET_BIND_SERVICE) == 0 &&
 	    (proc_mask("CapAmb") & CAPBIT(CAP_NET_BIND_SERVICE)) != 0);
+	T("priv control other groups before the master",
+	    setgroups(2, (gid_t[]){ 0, GID_EXTRA }) == 0 &&
+	    groups_are((gid_t[]){ 0, GID_EXTRA }, 2));
 	priv_trace_on = 1;
 	T("priv master returns 0", priv_master(&cfg) == 0);
 	T("priv master Seccomp 2", status_is("Seccomp", "2"));
@@ -352,6 +355,8 @@ sc_master_and_stage1(void)
 	T("priv master CapAmb 0", mask_is("CapAmb", 0));
 	T("priv master keepcaps on (for stage 1)",
 	    prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) == 1);
+	T("priv master Groups: the global group alone (for stage 1)",
+	    groups_are((gid_t[]){ UID_USER }, 1));
 	T("priv master trace", strstr(logbuf, "priv: master: uid=0/0/0/0 ") != NULL);
 
 	T("priv stage1 returns 0", priv_stage1(&cfg) == 0);
