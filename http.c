@@ -622,10 +622,13 @@ line_length(const char *p, const char *end)
 static void
 request_reset(struct http_request *r)
 {
+	static char no_path[1];         /* "", writable as http.h promises */
+
 	r->head_len = 0;
 	r->method = HTTP_GET;
 	r->method_name = "";
-	r->target = r->path = r->query = "";
+	r->target = r->query = "";
+	r->path = no_path;
 	r->minor = 0;
 	r->nfields = 0;
 	r->host = "";

@@ -31,7 +31,10 @@ struct http_request {
 	const char *method_name;
 	const char *target;             /* raw request-target in origin-form: as sent,
 					 * or the path?query of an absolute-form one */
-	const char *path;               /* raw path part of target (still %-encoded) */
+	char *path;                     /* raw path part of target (still
+					 * %-encoded), a copy of its own: the
+					 * caller may rewrite it in place,
+					 * never longer */
 	const char *query;              /* after '?', "" if none */
 	int minor;                      /* HTTP/1.<minor>: 0 or 1 */
 

@@ -21,7 +21,8 @@ bad_byte(unsigned char ch)
 	return ch < 0x20 || ch == 0x7f || ch == '\\';
 }
 
-/* Percent-decode raw into out (cap bytes incl. NUL): 0 or 400. */
+/* Percent-decode raw into out (cap bytes incl. NUL): 0 or 400. out may be
+ * raw: each byte is written at or before the last byte read. */
 static int
 decode(char *out, size_t cap, const char *raw)
 {

@@ -12,7 +12,8 @@ struct cgi_rule;
 /* Decode %XX and resolve dot segments and repeated slashes of raw (the path
  * part of a request-target) into out. Returns 0, or 400 for a bad escape, a
  * NUL, a control byte, a backslash, or a path that climbs above "/". out
- * always starts with '/', and keeps a trailing '/' if raw had one. */
+ * always starts with '/', and keeps a trailing '/' if raw had one. out
+ * may be raw itself (it never grows: cap = strlen(raw) + 1 is enough). */
 int path_normalise(char *out, size_t cap, const char *raw);
 
 struct path_res {

@@ -54,7 +54,7 @@ static struct http_request req;
 static char redirect_buf[PATH_MAX];     /* exch.redirect: a CGI's only */
 static char docroot_buf[PATH_MAX];      /* a userdir's: written only then */
 static char prefix_buf[300];
-static char path_buf[PATH_MAX];
+static char path_buf[PATH_MAX];         /* a CGI local redirect's path */
 
 static void __attribute__((noreturn))
 finish(int code)
@@ -233,7 +233,8 @@ dispatch(struct exchange *ex)
  * the vhost, a known one as the user, so a connection that stayed open
  * would tell by what it still answers, and so would the vhost's
  * error-page (a user cannot read it). These answers close and use the
- * built-in page. */
+ * built-in page. Asked before request_path decodes req.path in place (a
+ * "/%7Ename" path is not a userdir one). */
 static int
 is_userdir_path(const struct vhost *vh)
 {
@@ -264,21 +265,26 @@ portable_name(const char *s)
 	return 1;
 }
 
-/* The path below the prefix into path_buf. `/~name` alone becomes "",
- * which dispatch redirects to `/~name/`: for a known name, and for any
- * name a user could have, so the redirect does not tell. */
+/* ex->path: the path below the prefix, normalised in place in the
+ * request's own copy of it (a page the request has written already; a
+ * buffer of its own was one more page per process). `/~name` alone
+ * becomes "", which dispatch redirects to `/~name/`: for a known name,
+ * and for any name a user could have, so the redirect does not tell. */
 static int
-request_path(struct exchange *ex, const struct vhost *vh)
+request_path(struct exchange *ex, int userdir)
 {
-	if (is_userdir_path(vh) && strchr(req.path + 2, '/') == NULL &&
+	char *p;
+
+	if (userdir && strchr(req.path + 2, '/') == NULL &&
 	    (cs.prefix[0] != '\0' || portable_name(req.path + 2))) {
 		ex->prefix = req.path;
 		ex->close = 1;
-		path_buf[0] = '\0';
+		ex->path = "";
 		return 0;
 	}
-	return path_normalise(path_buf, sizeof(path_buf),
-	    req.path + strlen(cs.prefix));
+	p = req.path + strlen(cs.prefix);
+	ex->path = p;
+	return path_normalise(p, strlen(p) + 1, p);
 }
 
 /* Serve one request in stage 2; 0 to go on, -1 to close. */
@@ -286,7 +292,7 @@ static int
 serve_request(const struct config *cfg, const struct vhost *vh, int last)
 {
 	struct exchange *ex = &cs.exch;
-	int st, hops = 0;
+	int st, hops = 0, userdir = is_userdir_path(vh);
 
 	memset(ex, 0, sizeof(*ex));
 	ex->redirect = redirect_buf;    /* only a CGI local redirect (dispatch
@@ -299,8 +305,7 @@ serve_request(const struct config *cfg, const struct vhost *vh, int last)
 	ex->prefix = cs.prefix;
 	ex->tls = cs.conn.tls != NULL;
 	ex->close = last || !req.keep_alive;
-	st = request_path(ex, vh);
-	ex->path = path_buf;
+	st = request_path(ex, userdir);
 	while (st == 0) {
 		st = dispatch(ex);
 		if (st != 1)
@@ -314,9 +319,10 @@ serve_request(const struct config *cfg, const struct vhost *vh, int last)
 		req.method_name = "GET";
 		req.body = HTTP_BODY_NONE;
 		st = path_normalise(path_buf, sizeof(path_buf), ex->redirect);
+		ex->path = path_buf;
 	}
 	if (st > 1 && !ex->head_sent) {
-		if (is_userdir_path(vh))
+		if (userdir)
 			userdir_error(ex);
 		st = file_error(ex, st);
 	}
