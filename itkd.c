@@ -313,29 +313,54 @@ listeners_inherit(const struct config *c, char *err, size_t errlen)
 	return 1;
 }
 
-static void
-child_exited(pid_t pid, int status)
+/* Reap one child that has ended, waiting for one if `block`: 1, or 0 when
+ * there is none. An abnormal end is logged under the vhost the child
+ * served, which its name tells while it is not reaped yet (WNOWAIT). */
+static int
+reap_one(int block)
 {
-	int pos = score_release(pid);
-	const struct vhost *vh = pos >= 0 && pos < cfg.nvhosts ? &cfg.vhosts[pos] : NULL;
+	const struct vhost *vh = NULL;
+	siginfo_t si;
+	int pos;
 
-	if (WIFSIGNALED(status))
-		log_error(vh, "child %ld killed by signal %d", (long)pid,
-		    WTERMSIG(status));
-	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-		log_error(vh, "child %ld exited with status %d", (long)pid,
-		    WEXITSTATUS(status));
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_ALL, 0, &si, WEXITED | WNOWAIT | (block ? 0 : WNOHANG)) < 0 ||
+	    si.si_pid <= 0)
+		return 0;
+	if (si.si_code != CLD_EXITED || si.si_status != 0) {
+		pos = score_vhost_of(si.si_pid);
+		vh = pos >= 0 && pos < cfg.nvhosts ? &cfg.vhosts[pos] : NULL;
+	}
+	if (waitpid(si.si_pid, NULL, 0) != si.si_pid)
+		return 0;
+	score_release(si.si_pid);
+	if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED)
+		log_error(vh, "child %ld killed by signal %d", (long)si.si_pid,
+		    si.si_status);
+	else if (si.si_status != 0)
+		log_error(vh, "child %ld exited with status %d",
+		    (long)si.si_pid, si.si_status);
+	return 1;
 }
 
 /* Reap every child that has exited: one SIGCHLD may stand for many. */
 static void
 reap(void)
 {
-	pid_t pid;
-	int status;
+	while (reap_one(0))
+		;
+}
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		child_exited(pid, status);
+/* Whether some vhost of c counts its connections (`max-clients`). */
+static int
+counts_vhosts(const struct config *c)
+{
+	int i;
+
+	for (i = 0; i < c->nvhosts; i++)
+		if (c->vhosts[i].max_clients > 0)
+			return 1;
+	return 0;
 }
 
 /* A reload that would change what the seccomp filter admits cannot work:
@@ -379,6 +404,9 @@ reload(void)
 	old = cfg;
 	cfg = n;
 	config_free(&old);
+	if (score_config(counts_vhosts(&cfg)) < 0)
+		log_error(NULL, "madvise: %s: vhost max-clients not counted",
+		    strerror(errno));
 	tls_free(keys);
 	keys = k;
 	log_error(NULL, "reloaded %s", cfg.path);
@@ -482,8 +510,7 @@ static void
 shutdown_master(void)
 {
 	time_t end = time(NULL) + GRACE_SECONDS;
-	pid_t pid;
-	int i, status;
+	int i;
 
 	for (i = 0; i < nlst; i++)
 		close(lst[i].fd);
@@ -497,8 +524,8 @@ shutdown_master(void)
 		log_error(NULL, "killing %d children left after %d s",
 		    score_count(), GRACE_SECONDS);
 		score_kill_all(SIGKILL);
-		while ((pid = waitpid(-1, &status, 0)) > 0)
-			child_exited(pid, status);
+		while (reap_one(1))
+			;
 	}
 }
 
@@ -716,6 +743,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (score_init(cfg.max_clients > 1024 ? SCORE_SLOTS_MAX : 1024) < 0 ||
+	    score_config(counts_vhosts(&cfg)) < 0 ||
 	    (cfg.tls_session_cache > 0 && tls_cache_init(cfg.tls_session_cache) < 0)) {
 		fprintf(stderr, "itkd: cannot map shared memory\n");
 		return 1;

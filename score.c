@@ -1,60 +1,89 @@
-/* score.c: the scoreboard in a shared anonymous mapping (see score.h). */
+/* score.c: the scoreboard (see score.h): the master's own table, and the
+ * board it shares with children when vhosts count places. */
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include "score.h"
 
-struct board {
-	int lock;               /* a spinlock: held for a scan of slots only */
+/* The master's: MADV_DONTFORK, so no child holds a copy (not even of the
+ * peers of other connections) and the master's writes after a fork fault
+ * on nothing shared. */
+struct table {
 	int n;
-	/* Slots taken, kept by the master (the only one that takes and
-	 * frees them): its loop asks before every poll, and a scan of every
-	 * slot each time was most of its own work per connection. Here and
-	 * not in the master's data: a write to a private page after fork
-	 * copies it (a fault in the master) and leaves the child's copy
-	 * private to the child (PSS); this mapping is shared. */
-	int used;
-	struct score_slot slot[];
+	int used;               /* slots taken: the master's loop asks often */
+	struct {
+		pid_t pid;      /* 0: free; -1: reserved, not forked yet */
+		int family;
+		unsigned char addr[16]; /* peer address, for max-clients-per-ip */
+	} slot[];
 };
 
+/* Shared with the children that need it. Whatever a child writes here can
+ * only make vhost places miscounted: the master reads nothing back. */
+struct board {
+	struct {
+		int live;       /* written by the master */
+		int vhost;      /* by the child: its vhost's position, or -1 */
+	} slot[1];
+};
+
+static struct table *table;     /* not mapped in a child */
+static size_t table_len;
+static int nslots;              /* table->n, for children too */
 static struct board *board;
 static size_t board_len;
+static int board_withheld;      /* MADV_DONTFORK on the board */
+static unsigned generation;     /* of the config; in each child's name */
+
+static void *
+map(size_t len, int flags)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags | MAP_ANONYMOUS,
+	    -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
 
 int
 score_init(int n)
 {
 	if (n < 1 || n > SCORE_SLOTS_MAX)
 		return -1;
-	board_len = sizeof(*board) + (size_t)n * sizeof(struct score_slot);
-	board = mmap(NULL, board_len, PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (board == MAP_FAILED) {
-		board = NULL;
+	table_len = sizeof(*table) + (size_t)n * sizeof(table->slot[0]);
+	board_len = sizeof(*board) + (size_t)(n - 1) * sizeof(board->slot[0]);
+	if ((table = map(table_len, MAP_PRIVATE)) == NULL ||
+	    madvise(table, table_len, MADV_DONTFORK) < 0 ||
+	    (board = map(board_len, MAP_SHARED)) == NULL)
 		return -1;
-	}
-	board->n = n;
+	table->n = nslots = n;
 	return 0;
 }
 
 int
 score_size(void)
 {
-	return board ? board->n : 0;
+	return table ? table->n : 0;
 }
 
-static void
-lock(void)
+int
+score_config(int count_vhosts)
 {
-	while (__atomic_exchange_n(&board->lock, 1, __ATOMIC_ACQUIRE))
-		;
-}
-
-static void
-unlock(void)
-{
-	__atomic_store_n(&board->lock, 0, __ATOMIC_RELEASE);
+	generation++;
+	if (board_withheld == !count_vhosts)
+		return 0;
+	if (madvise(board, board_len, count_vhosts ? MADV_DOFORK :
+	    MADV_DONTFORK) < 0)
+		return -1;
+	board_withheld = !count_vhosts;
+	return 0;
 }
 
 static void
@@ -77,19 +106,26 @@ peer_key(const struct sockaddr_storage *ss, int *family, unsigned char *addr)
 	}
 }
 
+/* The board's view of slot i: free, or live and serving no vhost yet. */
+static void
+board_set(int i, int live)
+{
+	__atomic_store_n(&board->slot[i].vhost, -1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&board->slot[i].live, live, __ATOMIC_SEQ_CST);
+}
+
 int
 score_reserve(const struct sockaddr_storage *peer)
 {
 	int i;
 
-	for (i = 0; i < board->n; i++) {
-		if (board->slot[i].pid != 0)
+	for (i = 0; i < table->n; i++) {
+		if (table->slot[i].pid != 0)
 			continue;
-		board->slot[i].vhost = -1;
-		peer_key(peer, &board->slot[i].family, board->slot[i].addr);
-		/* -1: taken, owner not known yet; counts as busy everywhere. */
-		__atomic_store_n(&board->slot[i].pid, -1, __ATOMIC_RELEASE);
-		board->used++;
+		peer_key(peer, &table->slot[i].family, table->slot[i].addr);
+		table->slot[i].pid = -1;        /* counts as busy everywhere */
+		table->used++;
+		board_set(i, 1);
 		return i;
 	}
 	return -1;
@@ -98,42 +134,37 @@ score_reserve(const struct sockaddr_storage *peer)
 void
 score_set_pid(int slot, pid_t pid)
 {
-	if (slot < 0 || slot >= board->n)
+	if (slot < 0 || slot >= table->n)
 		return;
 	if (pid <= 0) {
-		board->slot[slot].vhost = -1;
-		pid = 0;
-		if (board->slot[slot].pid != 0)
-			board->used--;
+		if (table->slot[slot].pid != 0)
+			table->used--;
+		table->slot[slot].pid = 0;
+		board_set(slot, 0);
+		return;
 	}
-	__atomic_store_n(&board->slot[slot].pid, pid, __ATOMIC_RELEASE);
+	table->slot[slot].pid = pid;
 }
 
-int
+void
 score_release(pid_t pid)
 {
-	int i, vh;
+	int i;
 
 	if (pid <= 0)           /* 0 is every free slot, -1 a reserved one */
-		return -1;
-	for (i = 0; i < board->n; i++) {
-		if (board->slot[i].pid != pid)
-			continue;
-		lock();
-		vh = board->slot[i].vhost;
-		board->slot[i].vhost = -1;
-		board->slot[i].pid = 0;
-		unlock();
-		board->used--;
-		return vh;
+		return;
+	for (i = 0; i < table->n; i++) {
+		if (table->slot[i].pid == pid) {
+			score_set_pid(i, 0);
+			return;
+		}
 	}
-	return -1;
 }
 
 int
 score_count(void)
 {
-	return board->used;
+	return table->used;
 }
 
 int
@@ -143,42 +174,10 @@ score_count_peer(const struct sockaddr_storage *peer)
 	int i, family, n = 0;
 
 	peer_key(peer, &family, addr);
-	for (i = 0; i < board->n; i++)
-		n += board->slot[i].pid != 0 && board->slot[i].family == family &&
-		    memcmp(board->slot[i].addr, addr, 16) == 0;
+	for (i = 0; i < table->n; i++)
+		n += table->slot[i].pid != 0 && table->slot[i].family == family &&
+		    memcmp(table->slot[i].addr, addr, 16) == 0;
 	return n;
-}
-
-int
-score_enter_vhost(int slot, int pos, int max)
-{
-	int i, n = 0, ret = 0;
-
-	if (board == NULL || slot < 0 || slot >= board->n)
-		return 0;
-	lock();
-	if (max > 0) {
-		for (i = 0; i < board->n; i++)
-			n += i != slot && board->slot[i].pid != 0 &&
-			    board->slot[i].vhost == pos;
-		if (n >= max)
-			ret = -1;
-	}
-	if (ret == 0)
-		board->slot[slot].vhost = pos;
-	unlock();
-	return ret;
-}
-
-void
-score_unmap(void)
-{
-	/* `board` keeps its stale value: storing NULL would dirty a page
-	 * the child otherwise shares with the master (PSS, issue 8), and
-	 * nothing in stage 2 calls score_*; a stray call faults on the
-	 * unmapped address instead of reading a scoreboard. */
-	if (board != NULL)
-		munmap(board, board_len);
 }
 
 void
@@ -186,7 +185,96 @@ score_kill_all(int sig)
 {
 	int i;
 
-	for (i = 0; i < board->n; i++)
-		if (board->slot[i].pid > 0)
-			kill(board->slot[i].pid, sig);
+	for (i = 0; i < table->n; i++)
+		if (table->slot[i].pid > 0)
+			kill(table->slot[i].pid, sig);
+}
+
+/* "itkd G/P": the config generation (mod 100000) and the vhost position,
+ * at most 15 bytes: what the kernel keeps of a name. */
+static void
+child_name(char name[16], int pos)
+{
+	char digits[2][12];
+	unsigned v[2] = { generation % 100000, (unsigned)pos };
+	int i, n[2];
+
+	for (i = 0; i < 2; i++) {
+		n[i] = 0;
+		do
+			digits[i][n[i]++] = (char)('0' + v[i] % 10);
+		while ((v[i] /= 10) != 0 && n[i] < 5);
+	}
+	memcpy(name, "itkd ", 5);
+	name += 5;
+	while (n[0] > 0)
+		*name++ = digits[0][--n[0]];
+	*name++ = '/';
+	while (n[1] > 0)
+		*name++ = digits[1][--n[1]];
+	*name = '\0';
+}
+
+int
+score_enter_vhost(int slot, int pos, int max)
+{
+	char name[16];
+	int i, n = 0;
+
+	/* The name first: a child killed from here on is still told apart.
+	 * Not checked: without it only a crash report loses its vhost. */
+	child_name(name, pos);
+	(void)prctl(PR_SET_NAME, name, 0, 0, 0);
+	if (max <= 0)
+		return 0;
+	if (board == NULL || board_withheld || slot < 0 || slot >= nslots)
+		return 0;       /* inetd mode; or no vhost counts */
+	/* No lock that a child could die holding: claim first, then count
+	 * the others. Of two children racing for the last place, each sees
+	 * the other's claim (sequentially consistent), so at worst both
+	 * refuse; never are more than max admitted. */
+	__atomic_store_n(&board->slot[slot].vhost, pos, __ATOMIC_SEQ_CST);
+	for (i = 0; i < nslots; i++)
+		n += i != slot &&
+		    __atomic_load_n(&board->slot[i].live, __ATOMIC_SEQ_CST) &&
+		    __atomic_load_n(&board->slot[i].vhost, __ATOMIC_SEQ_CST) == pos;
+	if (n >= max) {
+		__atomic_store_n(&board->slot[slot].vhost, -1, __ATOMIC_SEQ_CST);
+		return -1;
+	}
+	return 0;
+}
+
+int
+score_vhost_of(pid_t pid)
+{
+	char path[40], name[32], *end;
+	unsigned long g, pos;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, name, sizeof(name) - 1);
+	close(fd);
+	if (n < 5 || memcmp(name, "itkd ", 5) != 0)
+		return -1;
+	name[n] = '\0';
+	errno = 0;
+	g = strtoul(name + 5, &end, 10);
+	if (*end != '/' || g != generation % 100000)
+		return -1;      /* before the last reload: another numbering */
+	pos = strtoul(end + 1, &end, 10);
+	if ((*end != '\n' && *end != '\0') || errno != 0 || pos > 0x7fffffff)
+		return -1;
+	return (int)pos;
+}
+
+void
+score_unmap(void)
+{
+	/* `board` keeps its stale value: nothing in stage 2 calls score_*. */
+	if (board != NULL && !board_withheld)
+		munmap(board, board_len);
 }

@@ -1,6 +1,10 @@
-/* score.h: the scoreboard: one slot per connection process, in memory shared
- * by the master and its children. The master fills a slot at fork and frees
- * it when it reaps the child, so a crashed child never keeps its slot. */
+/* score.h: the scoreboard, one slot per connection process. The master
+ * keeps who holds each slot (pid, peer) in memory of its own that no child
+ * ever maps: nothing a child writes can steer the master's kill() or its
+ * loops. Children see a shared board only when some vhost has
+ * `max-clients`: per slot, whether it is live and the vhost it serves. A
+ * child also names itself after its vhost, which is how the master tells
+ * whose child crashed. */
 #ifndef ITKD_SCORE_H
 #define ITKD_SCORE_H
 
@@ -9,32 +13,34 @@
 
 #define SCORE_SLOTS_MAX 65536
 
-struct score_slot {
-	pid_t pid;              /* 0: free */
-	int vhost;              /* position of the chosen vhost, -1 before */
-	int family;
-	unsigned char addr[16]; /* peer address, for max-clients-per-ip */
-};
-
-/* Master, once: map room for n slots. 0 or -1. */
+/* Master, once: room for n slots. 0 or -1. */
 int score_init(int n);
 int score_size(void);
+/* Master, at start and after each reload: a new config (vhost numbers
+ * change meaning), and whether its vhosts count places (some vhost has
+ * `max-clients`); when none does, no child gets the shared board. 0 or
+ * -1. */
+int score_config(int count_vhosts);
 /* Master, before fork: reserve a free slot for peer; -1 if full. The child
  * learns its slot from the return value it inherits. */
 int score_reserve(const struct sockaddr_storage *peer);
 /* Master, after fork: the slot belongs to pid (or is freed if pid <= 0). */
 void score_set_pid(int slot, pid_t pid);
-/* Master: free pid's slot; returns the vhost it served (-1) for logs. */
-int score_release(pid_t pid);
+/* Master, for a child that has ended but is not reaped yet: the vhost it
+ * had chosen (its position in the config), or -1. Reads /proc/PID/comm. */
+int score_vhost_of(pid_t pid);
+/* Master: free pid's slot once it is reaped. */
+void score_release(pid_t pid);
 int score_count(void);
 /* Connections from the same address as peer. */
 int score_count_peer(const struct sockaddr_storage *peer);
-/* Child: claim a place for vhost pos unless max (0: none) are busy with
- * it already. 0, or -1 when full. Atomic against the other children. */
+/* Child: name the process after vhost pos and, if max > 0, take a place
+ * unless max others serve that vhost already. 0, or -1 when full. */
 int score_enter_vhost(int slot, int pos, int max);
 /* Master, at shutdown: signal every live child. */
 void score_kill_all(int sig);
-/* Child: unmap (stage 2 needs no view of other connections). */
+/* Child: unmap the board if it has one (stage 2 needs no view of other
+ * connections). */
 void score_unmap(void);
 
 #endif

@@ -275,7 +275,10 @@ def zombies(parent=None):
         if not p.isdigit():
             continue
         st = proc_status(int(p))
-        if st.get("State", "").startswith("Z") and st.get("Name") == "itkd" and \
+        # A connection process names itself "itkd G/P" (its vhost).
+        name = st.get("Name", "")
+        if st.get("State", "").startswith("Z") and \
+                (name == "itkd" or name.startswith("itkd ")) and \
                 (parent is None or st.get("PPid") == str(parent)):
             z.append(int(p))
     return z

@@ -8,6 +8,7 @@ import select
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import threading
@@ -164,6 +165,57 @@ def vhost_max_clients():
                                           srv.log()), 2), srv.log()[-500:])
         for h, _ in holders:
             h.close()
+
+
+# (2b) a stage-1 child that writes what it likes into the shared board ---
+
+def forged_board():
+    """What a compromised stage-1 process could do to the only memory it
+    shares with the master: fill it with the pid of an unrelated process.
+    The master must neither crash nor kill that process at shutdown."""
+    conf = two_vhost_conf("keepalive-timeout 30", extra_a="max-clients 2")
+    victim = subprocess.Popen(["sleep", "60"])
+    srv = Server(conf, name="forge")
+    try:
+        serve_roots(srv)
+        s1 = connect(srv.port)
+        s1.sendall(b"GET / HTTP/1.1\r\nHost: a.te")          # stays in stage 1
+        wait_for(lambda: children_of_uid(srv, UID_USER))
+        kids = children_of_uid(srv, UID_USER)
+        ok("forged board: a stage-1 child", kids, repr(srv.children()))
+        if not kids:
+            return
+        with open("/proc/%d/maps" % kids[0]) as f:
+            shared = [l.split()[0] for l in f.read().splitlines()
+                      if l.split()[1][3] == "s"]
+        ok("forged board: the child holds one shared mapping (the board)",
+           len(shared) == 1, repr(shared))
+        fd = os.open("/proc/%d/mem" % kids[0], os.O_RDWR)
+        try:
+            for m in shared:
+                lo, hi = (int(x, 16) for x in m.split("-"))
+                os.pwrite(fd, struct.pack("<i", victim.pid) * ((hi - lo) // 4), lo)
+        finally:
+            os.close(fd)
+        st = get(srv.port, "/", "b.test")
+        ok("forged board: the master still serves", st and st[0] == 200, repr(st))
+        st = get(srv.port, "/", "a.test")
+        ok("forged board: a.test still served (its count is all it can skew)",
+           st and st[0] in (200, 503), repr(st))
+        s1.close()
+        wait_for(lambda: not srv.children(), 6)
+        srv.proc.send_signal(signal.SIGTERM)
+        try:
+            code = srv.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            code = None
+        ok("forged board: the master stops cleanly", code == 0, repr(code))
+        ok("forged board: the unrelated process lives on", victim.poll() is None,
+           repr(victim.poll()))
+    finally:
+        srv.cleanup()
+        victim.kill()
+        victim.wait()
 
 
 # (3) slowloris -----------------------------------------------------------
@@ -416,6 +468,22 @@ def child_deaths():
            pid and wait_for(lambda: re.search(r"child %d killed by signal 15\b" % pid,
                                               srv.log()), 2), srv.log()[-500:])
         s.close()
+        # No vhost here counts places, so no child has the board: the
+        # vhost comes from the child's name, numbered per config (after a
+        # reload too).
+        srv.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "reloaded" in srv.log(), 3)
+        h = connect(srv.port)
+        h.sendall(REQ_A)
+        read_response(h)
+        wait_for(lambda: children_of_uid(srv, UID_A))
+        pid = min(children_of_uid(srv, UID_A), default=0)
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+        ok("after a reload, a killed stage-2 child is logged with its vhost",
+           pid and wait_for(lambda: re.search(r"\[a\.test\] child %d killed by signal 9\b"
+                                              % pid, srv.log()), 2), srv.log()[-500:])
+        h.close()
         st = get(srv.port, "/", "a.test")
         ok("after the deaths a.test is served", st and st[0] == 200, repr(st))
 
@@ -513,7 +581,7 @@ def valgrind_reload():
         srv.cleanup()
 
 
-TESTS = (per_ip, vhost_max_clients, slowloris, keepalive_limits, nice_and_limits,
+TESTS = (per_ip, vhost_max_clients, forged_board, slowloris, keepalive_limits, nice_and_limits,
          fork_failing, child_deaths, reload_under_load, valgrind_reload)
 # python3 test_abuse.py [NAME...] runs only those parts.
 for t in TESTS:

@@ -169,6 +169,10 @@ def main():
             return
         check_stage1(st1)
         check_signals("stage1", st1, master)
+        with open("/proc/%d/maps" % pid1) as f:
+            shared = [l for l in f.read().splitlines() if l.split()[1][3] == "s"]
+        ok("priv stage1 no shared mapping (no vhost has max-clients)",
+           not shared, shared)
         ok("priv stage1 no listening socket",
            not (socket_inodes(pid1) & listen_inodes()), fd_targets(pid1))
 
@@ -182,6 +186,10 @@ def main():
               [proc_status(p).get("Uid") for p in srv.children()]):
             check_stage2(st2)
             check_signals("stage2", st2, master)
+            # Named after its vhost (config generation 1, vhost 0): the
+            # master reads it if the child dies.
+            ok("priv stage2 named after its vhost", st2.get("Name") == "itkd 1/0",
+               st2.get("Name"))
             # The method works: the master does hold a listening socket.
             ok("priv master holds a listening socket (control)",
                bool(socket_inodes(srv.proc.pid) & listen_inodes()))
