@@ -426,7 +426,7 @@ spawn(int fd, const struct listener *l, const struct sockaddr_storage *peer)
 	    is_wildcard(&l->addr.ss) ? NULL : &l->addr.ss, l->nodelay };
 	static time_t last_fail;
 	const char *what;
-	int fds[CONF_LISTEN_MAX], i, slot;
+	int fds[CONF_LISTEN_MAX + 1], i, slot;
 	pid_t pid;
 
 	if (cfg.max_clients_per_ip > 0 &&
@@ -455,13 +455,13 @@ spawn(int fd, const struct listener *l, const struct sockaddr_storage *peer)
 	}
 	if (pid == 0) {
 		/* Undo the master's signal set-up: serve.h's state. */
-		close(sig_fd);
 		if (signals_unblock() < 0)
 			_exit(1);
 		for (i = 0; i < nlst; i++)
 			fds[i] = lst[i].fd;
+		fds[nlst] = sig_fd;
 		serve_connection(&cfg, l->tls ? keys : NULL, &a, fds,
-		    nlst, slot);
+		    nlst + 1, slot);
 	}
 	score_set_pid(slot, pid);
 	close(fd);
@@ -672,6 +672,12 @@ inetd_main(void)
 		for (i = 0; i < cfg.nlisten; i++)
 			if (cfg.listen[i].tls && same_port(&cfg.listen[i], &self))
 				is_tls = 1;
+	/* A plain connection needs no key: wipe them all now (the master
+	 * withholds them from such a child; here we are the only process). */
+	if (!is_tls) {
+		tls_free(keys);
+		keys = NULL;
+	}
 	/* Move the socket off 0 and 1, so stray stdio never reaches it. */
 	if ((fd = fcntl(0, F_DUPFD_CLOEXEC, 3)) < 0)
 		return 1;

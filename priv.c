@@ -40,12 +40,10 @@
 
 int priv_trace_on;
 
-/* Set by priv_master once it has emptied the bounding set and read every
- * capability back absent; fork copies it with the set itself. */
-static int bound_emptied;
-
-/* Set by priv_master once the kernel says keepcaps is on (step 4). */
-static int keepcaps_set;
+/* Set by priv_master once it has done and read back every step that each
+ * child inherits instead of doing it again (the seccomp filter, the empty
+ * bounding set, keepcaps, the groups); fork copies it with them. */
+static int master_done;
 
 /* ---------------------------------------------------------------------
  * The id calls, straight to the kernel. libc's wrappers make each one
@@ -152,8 +150,10 @@ read_caps(uint64_t cap[CAP_NSETS], int bound)
 	return c > 0 ? 0 : -1;
 }
 
+/* all: the bounding set and the seccomp mode too (for the trace; the
+ * verification knows them from the master). */
 static int
-read_creds(struct creds *cr, int bound)
+read_creds(struct creds *cr, int all)
 {
 	int n;
 
@@ -171,10 +171,10 @@ read_creds(struct creds *cr, int bound)
 	    (errno != EINVAL || (n = getgroups(0, NULL)) < 0))
 		return -1;
 	cr->ngroups = n;
-	if (read_caps(cr->cap, bound) < 0)
+	if (read_caps(cr->cap, all) < 0)
 		return -1;
 	if ((cr->no_new_privs = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0)) < 0 ||
-	    (cr->seccomp = prctl(PR_GET_SECCOMP, 0, 0, 0, 0)) < 0)
+	    (all && (cr->seccomp = prctl(PR_GET_SECCOMP, 0, 0, 0, 0)) < 0))
 		return -1;
 	return 0;
 }
@@ -611,7 +611,6 @@ priv_master(const struct config *cfg)
 	 *    cost of a one-request connection. */
 	if (drop_bound() < 0)
 		return -1;
-	bound_emptied = 1;
 
 	/* 3. Capabilities: only those we hold can be kept; a container may
 	 *    lack some. The three we cannot work without must be there. */
@@ -649,7 +648,6 @@ priv_master(const struct config *cfg)
 	if (prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) != 1)
 		return mismatch(NULL, "master", "keepcaps",
 		    (unsigned long long)prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0), 1);
-	keepcaps_set = 1;
 
 	/* 5. Supplementary groups: exactly the global group, the set stage
 	 *    1 needs. Set once here (fork copies it), it saves every
@@ -681,6 +679,7 @@ priv_master(const struct config *cfg)
 		return mismatch(NULL, "master", "Seccomp",
 		    (unsigned long long)prctl(PR_GET_SECCOMP, 0, 0, 0, 0),
 		    SECCOMP_MODE_FILTER);
+	master_done = 1;
 	priv_trace("master");
 	return 0;
 }
@@ -714,9 +713,9 @@ same_group_set(const gid_t *a, int na, const gid_t *b, int nb)
 }
 
 /* What the kernel says we are, against what we asked for: ids, groups,
- * exactly caps in P and E and nothing else, the seccomp filter, and
- * no_new_privs as nnp (-1: either). The bounding set is not read (stage
- * 1, step 1 says why). */
+ * exactly caps in P and E and nothing else, and no_new_privs as nnp (-1:
+ * either). The bounding set and the seccomp filter are not read: the
+ * master did, and neither can come back (stage 1, step 1). */
 static int
 verify_creds(const struct vhost *vh, const char *stage, uid_t uid, gid_t gid,
     const gid_t *groups, int ngroups, uint64_t caps, int nnp)
@@ -754,11 +753,6 @@ verify_creds(const struct vhost *vh, const char *stage, uid_t uid, gid_t gid,
 	for (i = 0; i < CAP_NSETS; i++)
 		if (i != CAP_SET_PRM && i != CAP_SET_EFF && cr.cap[i] != 0)
 			return mismatch(vh, stage, cap_set_name[i], cr.cap[i], 0);
-	/* The filter comes from priv_master (inetd mode too): without it
-	 * nothing keeps a later set*id call inside the ranges. */
-	if (cr.seccomp != SECCOMP_MODE_FILTER)
-		return mismatch(vh, stage, "Seccomp",
-		    (unsigned long long)cr.seccomp, SECCOMP_MODE_FILTER);
 	if (nnp >= 0 && cr.no_new_privs != nnp)
 		return mismatch(vh, stage, "NoNewPrivs",
 		    (unsigned long long)cr.no_new_privs, (unsigned long long)nnp);
@@ -783,28 +777,24 @@ priv_stage1(const struct config *cfg)
 		if (cfg->vhosts[i].has_nice && cfg->vhosts[i].nice < 0)
 			nkeep = 3;
 
-	/* 1. The bounding set: empty, so that no later execve can ever
-	 *    grant a capability back. The master emptied it and read each
-	 *    capability back absent (priv_master step 2) before it forked
-	 *    us; fork copies it, and its only writer, PR_CAPBSET_DROP, can
-	 *    only lower it. Reading it again cost 41 prctl calls per
-	 *    connection; refuse to go on if the master did not do it. */
-	if (!bound_emptied)
-		return mismatch(NULL, "stage 1", "bounding set emptied by "
-		    "the master", 0, 1);
+	/* 1. What the master did once for every child, and read back
+	 *    before it forked us (fork copies each): the seccomp filter
+	 *    (nothing can remove one), the empty bounding set, so that no
+	 *    later execve can ever grant a capability back (its only
+	 *    writer, PR_CAPBSET_DROP, can only lower it), the supplementary
+	 *    groups, and keepcaps, which keeps the permitted set across the
+	 *    uid change below (leaving uid 0 would otherwise clear it).
+	 *    Reading the bounding set again cost 41 prctl calls per
+	 *    connection; refuse to go on if the master did not do it all. */
+	if (!master_done)
+		return mismatch(NULL, "stage 1", "steps done by the master",
+		    0, 1);
 	priv_trace("stage 1: bounding set emptied");
 
-	/* 2. Keep the permitted set across the uid change below (leaving
-	 *    uid 0 would otherwise clear it): the master asked for that
-	 *    once (priv_master step 4), and fork copies it. */
-	if (!keepcaps_set)
-		return mismatch(NULL, "stage 1", "keepcaps set by the master",
-		    0, 1);
+	/* 2. (The groups: the global group alone, from the master.) */
 
 	/* 3. Gid, then uid: leaving uid 0 takes away the capability the
-	 *    gid change needs. The supplementary groups are the global
-	 *    group alone since the master (priv_master step 5); step 6
-	 *    reads them back. */
+	 *    gid change needs. Step 6 reads the groups back with them. */
 	if (id_setresgid(gid) < 0)
 		return fail(NULL, "stage 1", "setresgid", gid);
 	if (id_setresuid(uid) < 0)
@@ -817,11 +807,15 @@ priv_stage1(const struct config *cfg)
 		return fail(NULL, "stage 1", "capset", NO_ARG);
 	priv_trace("stage 1: capabilities cut to setuid+setgid");
 
-	/* 5. A later uid change must not carry capabilities along. */
-	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
-		return fail(NULL, "stage 1", "prctl(PR_SET_KEEPCAPS, 0)", NO_ARG);
+	/* 5. keepcaps stays on, and that is harmless: it only decides what
+	 *    leaving uid 0 does to the permitted set, and no uid of this
+	 *    process is 0 any more or can be again (the filter refuses 0).
+	 *    Stage 2 trades one non-root uid for another, which keeps the
+	 *    capabilities whatever keepcaps says, and clears them itself;
+	 *    execve turns keepcaps off for any program we run. Turning it
+	 *    off here cost a credential commit per connection. */
 
-	/* 6. Verify everything but the bounding set (step 1 says why). */
+	/* 6. Verify, but for what step 1 says is read back already. */
 	if (verify_creds(NULL, "stage 1", uid, gid, &gid, 1,
 	    cap_mask(keep, nkeep), -1) < 0)
 		return -1;
@@ -930,7 +924,9 @@ priv_stage2(const struct priv_ident *id)
 	 *    it (PR_CAPBSET_DROP, its only writer, lowers; set*id,
 	 *    setgroups, capset and prctl(PR_SET_NO_NEW_PRIVS) leave it as it
 	 *    is; only a new user namespace starts one full, and nothing here
-	 *    creates one). Reading it 41 times would only say 0 again. */
+	 *    creates one). Reading it 41 times would only say 0 again. Nor
+	 *    is the seccomp mode read: the master read its filter back, and
+	 *    a filter cannot be removed. */
 	if (verify_creds(vh, "stage 2", id->uid, id->gid, id->groups,
 	    id->ngroups, 0, id->no_new_privs || nnp_before) < 0)
 		return -1;

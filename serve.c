@@ -9,12 +9,14 @@
  *          unanswered (the client retries on a new one, as with mpm-itk).
  */
 #include <errno.h>
+#include <limits.h>
 #include <pwd.h>
 #include <grp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "body.h"
@@ -357,28 +359,49 @@ choose(const struct config *cfg, struct priv_ident *id)
 	return vh;
 }
 
+/* Close fds[0..n): one close_range when they are the whole of a range
+ * (the master opens its listeners and its signalfd one after another),
+ * else one by one. */
 static void
-stage1_setup(const struct config *cfg, const int *listeners, int nlisten)
+close_fds(const int *fds, int n)
 {
-	int i;
+	int i, lo = INT_MAX, hi = -1;
 
-	/* No listening socket in a connection process (invariant 4). */
-	for (i = 0; i < nlisten; i++)
-		close(listeners[i]);
+	for (i = 0; i < n; i++) {
+		lo = fds[i] < lo ? fds[i] : lo;
+		hi = fds[i] > hi ? fds[i] : hi;
+	}
+#ifdef SYS_close_range /* Linux 5.9; ENOSYS before: the loop below */
+	/* n distinct fds (the master's are) spanning n numbers: nothing
+	 * else is in between. */
+	if (n > 0 && hi - lo + 1 == n &&
+	    syscall(SYS_close_range, (unsigned)lo, (unsigned)hi, 0) == 0)
+		return;
+#endif
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+static void
+stage1_setup(const struct config *cfg, const int *inherited, int ninherited)
+{
+	/* No listening socket in a connection process (invariant 4), nor
+	 * the master's signalfd. */
+	close_fds(inherited, ninherited);
 	if (priv_stage1(cfg) < 0)
 		_exit(1);
 }
 
 void
 serve_connection(const struct config *cfg, struct tls_keys *keys,
-    const struct accepted *a, const int *listeners, int nlisten, int slot)
+    const struct accepted *a, const int *inherited, int ninherited, int slot)
 {
 	struct sockaddr_storage client;
 	struct priv_ident id;
 	const struct vhost *vh;
 	int fd = a->fd, st, n;
 
-	stage1_setup(cfg, listeners, nlisten);
+	stage1_setup(cfg, inherited, ninherited);
 	if (conn_init(&cs.conn, fd, a->peer, a->local, a->ready) < 0)
 		finish(1);
 	/* One total deadline covers the PROXY header, the handshake and the

@@ -13,7 +13,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import (TOP, UID_A, UID_B, UID_USER, Server, connect, done, need_root,
+from itkdtest import (ITKD, TOP, UID_A, UID_B, UID_USER, Server, connect, done, need_root,
                       ok, parse, proc_status, read_response, recv_all,
                       two_vhost_roots, write,
                       zombies)
@@ -526,6 +526,21 @@ def test_plain_key_memory(srv, needles):
     finally:
         s1.close()
         s2.close()
+    # inetd mode, plain: no master to withhold the keys; the process
+    # itself lets go of them.
+    a, b = socket.socketpair()
+    p = subprocess.Popen([ITKD, "-i", "-c", srv.conf], stdin=b, stdout=b,
+                         stderr=subprocess.DEVNULL)
+    b.close()
+    try:
+        a.sendall(req("a.test", close=False))
+        r = read_response(a)
+        ok("tls inetd plain request answered", r.startswith(b"HTTP/1.1 200"), r[:80])
+        ok("tls inetd plain stage 2 holds no private key byte",
+           not memory_hits(p.pid, needles), sorted(memory_hits(p.pid, needles)))
+    finally:
+        a.close()
+        p.wait(10)
     # A TLS connection right after a plain one gets its cache and keys back.
     r = exchange(srv, "a.test", req("a.test"))
     ok("tls handshake after plain connections", r and r[0][0] == 200, r)
