@@ -346,20 +346,25 @@ conn_flush(struct conn *c)
 	return 0;
 }
 
-/* Through TLS (or where sendfile cannot be used): read and write in pieces. */
+/* Through TLS, for a small body, or where sendfile cannot be used: read
+ * straight into the write buffer, flushed as it fills. */
 static int
 copy_file(struct conn *c, int fd, off_t off, uint64_t n)
 {
-	char buf[16384];
+	size_t room;
 	ssize_t r;
+	char *p;
 
 	while (n > 0) {
-		r = pread(fd, buf, n < sizeof(buf) ? (size_t)n : sizeof(buf), off);
+		p = conn_lend(c, 1, &room);
+		if (c->error)
+			return -1;
+		r = pread(fd, p, n < room ? (size_t)n : room, off);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)     /* the file shrank under us: the framing is lost */
 			goto err;
-		if (conn_write(c, buf, (size_t)r) < 0)
+		if (conn_commit(c, (size_t)r) < 0)
 			return -1;
 		off += r;
 		n -= (uint64_t)r;
@@ -370,12 +375,17 @@ err:
 	return -1;
 }
 
+/* A body this small that fits beside the head goes out with it in one
+ * send. sendfile would set up a splice pipe first, once per process, and
+ * most connection processes send one small file and exit. */
+#define SMALL_BODY 4096
+
 int
 conn_sendfile(struct conn *c, int fd, off_t off, uint64_t n)
 {
 	ssize_t r;
 
-	if (c->tls)
+	if (c->tls || (n <= SMALL_BODY && n <= sizeof(c->wbuf) - c->wlen))
 		return copy_file(c, fd, off, n);
 	/* The head goes out with MSG_MORE: the kernel holds it and sends it
 	 * in one segment with the start of the file (a 1 KiB answer is one

@@ -12,6 +12,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from itkdtest import (ITKD, UID_A, UID_B, Server, done, get, mkdir, need_root, ok,
+                      read_response,
                       parse, raw, two_vhost_conf, two_vhost_roots, write)
 
 need_root("test_static")
@@ -39,6 +40,15 @@ MIMES = {
 }
 
 
+# Around conn.c's SMALL_BODY (4096: read into the write buffer and sent
+# with the head) and past the write buffer (16 KiB: sendfile).
+SIZES = (1, 4095, 4096, 4097, 16000, 16384, 70000)
+
+
+def sized(n):
+    return bytes((i * 7 + n) % 251 for i in range(n))
+
+
 def layout(d):
     two_vhost_roots(d)
     a, b = os.path.join(d, "a"), os.path.join(d, "b")
@@ -51,6 +61,8 @@ def layout(d):
     write(os.path.join(a, "style.css.br"), CSS_BR, **fa)
     write(os.path.join(a, "plain.js"), "let x = 1;\n", **fa)
     write(os.path.join(a, "zero.txt"), "", **fa)
+    for n in SIZES:
+        write(os.path.join(a, "size%d.bin" % n), sized(n), **fa)
     mkdir(os.path.join(a, "mime"), UID_A, UID_A, 0o700)
     for ext in MIMES:
         write(os.path.join(a, "mime", "f." + ext), "x", **fa)
@@ -409,6 +421,23 @@ def test_mime_types_errors(s):
     ok("mime_types_missing", r.returncode == 1 and "bad.types" in r.stderr, (r.returncode, r.stderr))
 
 
+def test_sizes(s):
+    """Each size byte-exact, all on one keep-alive connection: what one
+    answer left in the write buffer must not leak into the next."""
+    sock = socket.create_connection(("127.0.0.1", s.port), 5)
+    try:
+        for i, n in enumerate(SIZES + SIZES[::-1]):
+            sock.sendall(b"GET /size%d.bin HTTP/1.1\r\nHost: a.test\r\n\r\n" % n)
+            r = read_response(sock)
+            head, _, body = r.partition(b"\r\n\r\n")
+            ok("size %d (request %d): 200, byte-exact on a kept-alive connection"
+               % (n, i + 1),
+               head.startswith(b"HTTP/1.1 200") and body == sized(n),
+               (head[:60], len(body)))
+    finally:
+        sock.close()
+
+
 def test_big(s):
     p = s.port
     data = one_raw(p, b"HEAD /big.bin HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
@@ -506,7 +535,7 @@ def main():
         s.start()
         for t in (test_basics, test_traversal, test_ranges, test_conditionals,
                   test_precompressed, test_autoindex, test_vhost_options,
-                  test_mime_types_errors, test_big):
+                  test_mime_types_errors, test_sizes, test_big):
             try:
                 t(s)
             except Exception as e:  # one broken group must not hide the others
