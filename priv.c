@@ -639,10 +639,10 @@ priv_master(const struct config *cfg)
 		    NO_ARG);
 
 	/* 4. Each child leaves uid 0 in stage 1 and must keep its permitted
-	 *    set across that change (its step 2). The master itself never
-	 *    changes uid, so keepcaps changes nothing for it; asking once
-	 *    here saves every connection a credential commit. Stage 1
-	 *    turns it off again, and execve always does. */
+	 *    set across that change. The master itself never changes uid,
+	 *    so keepcaps changes nothing for it; asking once here saves
+	 *    every connection a credential commit. (Stage 1 leaves it on,
+	 *    harmlessly: its step 4 says why; execve turns it off.) */
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		return fail(NULL, "master", "prctl(PR_SET_KEEPCAPS, 1)", NO_ARG);
 	if (prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) != 1)
@@ -791,23 +791,21 @@ priv_stage1(const struct config *cfg)
 		    0, 1);
 	priv_trace("stage 1: bounding set emptied");
 
-	/* 2. (The groups: the global group alone, from the master.) */
-
-	/* 3. Gid, then uid: leaving uid 0 takes away the capability the
-	 *    gid change needs. Step 6 reads the groups back with them. */
+	/* 2. Gid, then uid: leaving uid 0 takes away the capability the
+	 *    gid change needs. Step 5 reads the groups back with them. */
 	if (id_setresgid(gid) < 0)
 		return fail(NULL, "stage 1", "setresgid", gid);
 	if (id_setresuid(uid) < 0)
 		return fail(NULL, "stage 1", "setresuid", uid);
 	priv_trace("stage 1: setresgid, setresuid done");
 
-	/* 4. Leaving uid 0 emptied the effective set; permitted still holds
+	/* 3. Leaving uid 0 emptied the effective set; permitted still holds
 	 *    the master's. Keep exactly setuid + setgid (+ sys_nice). */
 	if (set_caps(keep, nkeep) < 0)
 		return fail(NULL, "stage 1", "capset", NO_ARG);
 	priv_trace("stage 1: capabilities cut to setuid+setgid");
 
-	/* 5. keepcaps stays on, and that is harmless: it only decides what
+	/* 4. keepcaps stays on, and that is harmless: it only decides what
 	 *    leaving uid 0 does to the permitted set, and no uid of this
 	 *    process is 0 any more or can be again (the filter refuses 0).
 	 *    Stage 2 trades one non-root uid for another, which keeps the
@@ -815,7 +813,7 @@ priv_stage1(const struct config *cfg)
 	 *    execve turns keepcaps off for any program we run. Turning it
 	 *    off here cost a credential commit per connection. */
 
-	/* 6. Verify, but for what step 1 says is read back already. */
+	/* 5. Verify, but for what step 1 says is read back already. */
 	if (verify_creds(NULL, "stage 1", uid, gid, &gid, 1,
 	    cap_mask(keep, nkeep), -1) < 0)
 		return -1;

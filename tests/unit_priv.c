@@ -370,7 +370,7 @@ sc_master_and_stage1(void)
 	T("priv stage1 CapAmb 0", mask_is("CapAmb", 0));
 	T("priv stage1 Seccomp 2", status_is("Seccomp", "2"));
 	T("priv stage1 NoNewPrivs 0", status_is("NoNewPrivs", "0"));
-	/* Left on: no uid here can leave 0 again (stage 1, step 5). */
+	/* Left on: no uid here can leave 0 again (stage 1, step 4). */
 	T("priv stage1 keepcaps left on", prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) == 1);
 	snprintf(expect, sizeof(expect), "priv: stage 1: verified: uid=%d/%d/%d/%d "
 	    "gid=%d/%d/%d/%d groups=%d CapInh=0000000000000000 "
