@@ -518,6 +518,19 @@ def scan(pid, needles):
     return (shared, hits) if alive else None
 
 
+def check_plain_child(what, pid, needles, shared_note=""):
+    """A plain connection's process: no key byte, no shared mapping."""
+    got = scan(pid, needles) if pid is not None else None
+    if pid is not None and got is None:
+        skip("tls %s memory" % what, "it timed out during the scan")
+    elif got is not None:
+        if ASAN:
+            skip("tls %s key bytes" % what, "ASan build (see ASAN)")
+        else:
+            ok("tls %s holds no private key byte" % what, not got[1], sorted(got[1]))
+        ok("tls %s holds no shared mapping%s" % (what, shared_note), not got[0], got[0])
+
+
 def test_plain_key_memory(srv, needles):
     """A plain connection's child never gets the keys or the session
     cache (the master withholds both mappings from it), in either stage."""
@@ -529,33 +542,15 @@ def test_plain_key_memory(srv, needles):
         s1.sendall(b"GET / HTTP/1.1\r\nHost: a.te")      # stage 1: waits
         pid = child_of_uid(srv, UID_USER)
         ok("tls plain stage-1 child found", pid is not None, srv.children())
-        got = scan(pid, needles) if pid is not None else None
-        if pid is not None and got is None:
-            skip("tls plain stage-1 child memory", "it timed out during the scan")
-        elif got is not None:
-            if ASAN:
-                skip("tls plain stage-1 child key bytes", "ASan build (see ASAN)")
-            else:
-                ok("tls plain stage-1 child holds no private key byte",
-                   not got[1], sorted(got[1]))
-            ok("tls plain stage-1 child holds no shared mapping (no vhost "
-               "counts places: no scoreboard either)", not got[0], got[0])
+        check_plain_child("plain stage-1 child", pid, needles,
+                          " (no vhost counts places: no scoreboard either)")
         s2 = connect(srv.port)     # now: the scan above may take seconds
         s2.sendall(req("a.test", close=False))
         r = read_response(s2)
         ok("tls plain request answered", r.startswith(b"HTTP/1.1 200"), r[:80])
         pid = child_of_uid(srv, UID_A)
         ok("tls plain stage-2 child found", pid is not None, srv.children())
-        got = scan(pid, needles) if pid is not None else None
-        if pid is not None and got is None:
-            skip("tls plain stage-2 child memory", "it timed out during the scan")
-        elif got is not None:
-            if ASAN:
-                skip("tls plain stage-2 child key bytes", "ASan build (see ASAN)")
-            else:
-                ok("tls plain stage-2 child holds no private key byte",
-                   not got[1], sorted(got[1]))
-            ok("tls plain stage-2 child holds no shared mapping", not got[0], got[0])
+        check_plain_child("plain stage-2 child", pid, needles)
     finally:
         s1.close()
         if s2 is not None:
@@ -570,14 +565,7 @@ def test_plain_key_memory(srv, needles):
         a.sendall(req("a.test", close=False))
         r = read_response(a)
         ok("tls inetd plain request answered", r.startswith(b"HTTP/1.1 200"), r[:80])
-        got = scan(p.pid, needles)
-        if got is None:
-            skip("tls inetd plain stage 2 memory", "it timed out during the scan")
-        elif ASAN:
-            skip("tls inetd plain stage 2 key bytes", "ASan build (see ASAN)")
-        else:
-            ok("tls inetd plain stage 2 holds no private key byte",
-               not got[1], sorted(got[1]))
+        check_plain_child("inetd plain stage 2", p.pid, needles)
     finally:
         a.close()
         p.wait(10)
