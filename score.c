@@ -190,29 +190,37 @@ score_kill_all(int sig)
 			kill(table->slot[i].pid, sig);
 }
 
-/* "itkd G/P": the config generation (mod 100000) and the vhost position,
- * at most 15 bytes: what the kernel keeps of a name. */
+/* "itkd G/P": the config generation (mod 1000) and the vhost position, at
+ * most 14 bytes (the kernel keeps 15). A position past 99999 is left out:
+ * such a child's crash is logged without its vhost. */
+#define GEN_MOD 1000
+
+static char *
+put_decimal(char *p, unsigned v)
+{
+	char d[10];
+	int n = 0;
+
+	do
+		d[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n > 0)
+		*p++ = d[--n];
+	return p;
+}
+
 static void
 child_name(char name[16], int pos)
 {
-	char digits[2][12];
-	unsigned v[2] = { generation % 100000, (unsigned)pos };
-	int i, n[2];
+	char *p = name;
 
-	for (i = 0; i < 2; i++) {
-		n[i] = 0;
-		do
-			digits[i][n[i]++] = (char)('0' + v[i] % 10);
-		while ((v[i] /= 10) != 0 && n[i] < 5);
+	memcpy(p, "itkd ", 5);
+	p = put_decimal(p + 5, generation % GEN_MOD);
+	if (pos >= 0 && pos <= 99999) {
+		*p++ = '/';
+		p = put_decimal(p, (unsigned)pos);
 	}
-	memcpy(name, "itkd ", 5);
-	name += 5;
-	while (n[0] > 0)
-		*name++ = digits[0][--n[0]];
-	*name++ = '/';
-	while (n[1] > 0)
-		*name++ = digits[1][--n[1]];
-	*name = '\0';
+	*p = '\0';
 }
 
 int
@@ -263,7 +271,7 @@ score_vhost_of(pid_t pid)
 	name[n] = '\0';
 	errno = 0;
 	g = strtoul(name + 5, &end, 10);
-	if (*end != '/' || g != generation % 100000)
+	if (*end != '/' || g != generation % GEN_MOD)
 		return -1;      /* before the last reload: another numbering */
 	pos = strtoul(end + 1, &end, 10);
 	if ((*end != '\n' && *end != '\0') || errno != 0 || pos > 0x7fffffff)
