@@ -267,6 +267,12 @@ def proc_status(pid):
         return {}
 
 
+def shared_maps(pid):
+    """The shared mappings of pid, as lines of /proc/PID/maps."""
+    with open("/proc/%d/maps" % pid) as f:
+        return [l for l in f.read().splitlines() if l.split()[1][3] == "s"]
+
+
 def zombies(parent=None):
     """pids of zombie itkd processes (children of parent, if given: other
     tests may run beside this one)."""

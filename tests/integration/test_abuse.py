@@ -185,9 +185,7 @@ def forged_board():
         ok("forged board: a stage-1 child", kids, repr(srv.children()))
         if not kids:
             return
-        with open("/proc/%d/maps" % kids[0]) as f:
-            shared = [l.split()[0] for l in f.read().splitlines()
-                      if l.split()[1][3] == "s"]
+        shared = [l.split()[0] for l in shared_maps(kids[0])]
         ok("forged board: the child holds one shared mapping (the board)",
            len(shared) == 1, repr(shared))
         fd = os.open("/proc/%d/mem" % kids[0], os.O_RDWR)

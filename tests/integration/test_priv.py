@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from itkdtest import (read_response, Server, UID_USER, UID_A, UID_B, connect, need_root, ok, done,
-                      proc_status, two_vhost_conf, two_vhost_roots)
+                      proc_status, shared_maps, two_vhost_conf, two_vhost_roots)
 
 GID_EXTRA = 61005
 CAP_STAGE1 = "00000000000000c0"     # cap_setuid | cap_setgid
@@ -169,10 +169,8 @@ def main():
             return
         check_stage1(st1)
         check_signals("stage1", st1, master)
-        with open("/proc/%d/maps" % pid1) as f:
-            shared = [l for l in f.read().splitlines() if l.split()[1][3] == "s"]
         ok("priv stage1 no shared mapping (no vhost has max-clients)",
-           not shared, shared)
+           not shared_maps(pid1), shared_maps(pid1))
         ok("priv stage1 no listening socket",
            not (socket_inodes(pid1) & listen_inodes()), fd_targets(pid1))
 
@@ -200,10 +198,8 @@ def main():
                b_log in fd_targets(srv.proc.pid), fd_targets(srv.proc.pid))
             ok("priv stage2 no fd of another vhost's log",
                b_log not in fd_targets(pid2), fd_targets(pid2))
-            with open("/proc/%d/maps" % pid2) as f:
-                shared = [l for l in f.read().splitlines() if l.split()[1][3] == "s"]
             ok("priv stage2 no shared mapping (scoreboard, session cache)",
-               not shared, shared)
+               not shared_maps(pid2), shared_maps(pid2))
             ok("priv stage2 keeps its own log",
                os.path.join(srv.dir, "a-access.log") in fd_targets(pid2),
                fd_targets(pid2))

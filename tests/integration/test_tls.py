@@ -14,7 +14,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from itkdtest import (ITKD, TOP, UID_A, UID_B, UID_USER, Server, connect, done, need_root,
-                      ok, parse, proc_status, read_response, recv_all, skip,
+                      ok, parse, proc_status, read_response, recv_all,
+                      shared_maps, skip,
                       two_vhost_roots, write,
                       zombies)
 
@@ -467,10 +468,8 @@ def test_key_memory(srv):
         hits = memory_hits(pid, dict(needles, **pem))
         ok("tls stage-2 child holds no private key byte of any vhost",
            not hits, sorted(hits))
-        with open("/proc/%d/maps" % pid) as f:
-            shared = [l for l in f.read().splitlines() if l.split()[1][3] == "s"]
         ok("tls stage-2 child holds no shared mapping (session cache)",
-           not shared, shared)
+           not shared_maps(pid), shared_maps(pid))
         # The connection still works after the wipe.
         s.sendall(req("a.test"))
         r = parse(recv_all(s, 5))
@@ -489,11 +488,6 @@ def child_of_uid(srv, uid, timeout=3.0):
                 return c
         time.sleep(0.02)
     return None
-
-
-def shared_maps(pid):
-    with open("/proc/%d/maps" % pid) as f:
-        return [l for l in f.read().splitlines() if l.split()[1][3] == "s"]
 
 
 # An ASan build (make check SANITIZE=1) runs frames on its own "fake
