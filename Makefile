@@ -63,6 +63,8 @@ tests/fuzz/bin/replay_%: tests/fuzz/replay.c tests/fuzz/fuzz_%.c $(filter-out $(
 	$(CC) $(CFLAGS) -I. -DFUZZ_NAME='"$*"' $(LDFLAGS) -o $@ tests/fuzz/replay.c tests/fuzz/fuzz_$*.c $(filter-out $(O)/itkd.o,$(OBJ)) $(LDLIBS)
 tests/unit_proxy: tests/unit_proxy.c $(O)/proxy.o tests/unit.h
 	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/proxy.o
+tests/unit_score: tests/unit_score.c $(O)/score.o tests/unit.h
+	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/score.o
 # The binaries live outside $(O): build/flavour names the flavour they were
 # last linked in, and changes (relinking them) when SANITIZE or O does.
 FLAVOUR := $(shell mkdir -p build && { [ "$$(cat build/flavour 2>/dev/null)" = "$(O)" ] || echo "$(O)" > build/flavour; } && echo build/flavour)

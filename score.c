@@ -1,11 +1,9 @@
 /* score.c: the scoreboard (see score.h): the master's own table, and the
  * board it shares with children when vhosts count places. */
-#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -253,11 +251,29 @@ score_enter_vhost(int slot, int pos, int max)
 	return 0;
 }
 
+/* 1 to 5 decimal digits at *p, nothing else (no sign, no blank: the name
+ * comes from a child, which may say anything); *p moves past them. -1 if
+ * there are none or more. */
+static long
+name_number(const char **p)
+{
+	long v = 0;
+	int n = 0;
+
+	while (**p >= '0' && **p <= '9' && n < 6) {
+		v = v * 10 + (**p - '0');
+		(*p)++;
+		n++;
+	}
+	return n >= 1 && n <= 5 ? v : -1;
+}
+
 int
 score_vhost_of(pid_t pid)
 {
-	char path[40], name[32], *end;
-	unsigned long g, pos;
+	char path[40], name[32];
+	const char *p = name + 5;
+	long g, pos;
 	ssize_t n;
 	int fd;
 
@@ -269,12 +285,10 @@ score_vhost_of(pid_t pid)
 	if (n < 5 || memcmp(name, "itkd ", 5) != 0)
 		return -1;
 	name[n] = '\0';
-	errno = 0;
-	g = strtoul(name + 5, &end, 10);
-	if (*end != '/' || g != generation % GEN_MOD)
-		return -1;      /* before the last reload: another numbering */
-	pos = strtoul(end + 1, &end, 10);
-	if ((*end != '\n' && *end != '\0') || errno != 0 || pos > 0x7fffffff)
+	if ((g = name_number(&p)) < 0 || *p++ != '/' ||
+	    (long)(generation % GEN_MOD) != g)
+		return -1;      /* or before the last reload: another numbering */
+	if ((pos = name_number(&p)) < 0 || (*p != '\n' && *p != '\0'))
 		return -1;
 	return (int)pos;
 }
