@@ -735,6 +735,14 @@ main(int argc, char **argv)
 	}
 	if (inetd)
 		return inetd_main();
+	/* Before the first listener: once a port answers, whoever started
+	 * us may send HUP or TERM, and with the default action that would
+	 * kill the master that is still loading. Blocked now, they wait in
+	 * the signalfd for the loop. */
+	if (signals_init() < 0) {
+		fprintf(stderr, "itkd: cannot set up signals: %s\n", strerror(errno));
+		return 1;
+	}
 	switch (listeners_inherit(&cfg, err, sizeof(err))) {
 	case 0:
 		if (cfg.nlisten == 0) {
@@ -758,7 +766,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "itkd: cannot detach: %s\n", strerror(errno));
 		return 1;
 	}
-	if (signals_init() < 0 || priv_master(&cfg) < 0) {
+	if (priv_master(&cfg) < 0) {
 		log_error(NULL, "cannot set up the master: %s", strerror(errno));
 		return 1;
 	}

@@ -184,6 +184,53 @@ def reload_checks(s):
        s.log()[-300:])
 
 
+def hup_at_startup():
+    """A HUP that comes once the port answers but before the master is up
+    (a reload from a unit file, a log rotation) is a reload, not a kill.
+    strace holds the master right after its listen() returns, so the
+    port answers while the rest of the start-up is still to come."""
+    if subprocess.run(["sh", "-c", "command -v strace"], capture_output=True).returncode:
+        skip("HUP at start-up", "strace not installed (scripts/deps installs it)")
+        return
+    with Server(two_vhost_conf(), name="hup", start=False) as s:
+        two_vhost_roots(s.dir)
+        s.stderr = open(os.path.join(s.dir, "stderr.txt"), "wb")
+        s.proc = subprocess.Popen(
+            ["strace", "-o", "/dev/null", "-e", "trace=listen",
+             "-e", "inject=listen:delay_exit=1000000", ITKD, "-f", "-c", s.conf],
+            stdin=subprocess.DEVNULL, stdout=s.stderr, stderr=s.stderr)
+        s.wait_port(s.port)
+        master = None
+        for _ in range(100):
+            kids = s.children()
+            if kids:
+                master = kids[0]
+                break
+            time.sleep(0.01)
+        if master is None:
+            ok("HUP at start-up: the master is found under strace", False)
+            return
+        logged_before = "serving" in s.log()
+        os.kill(master, signal.SIGHUP)
+        end = time.time() + 10
+        while time.time() < end and "reloaded" not in s.log() and s.proc.poll() is None:
+            time.sleep(0.05)
+        try:
+            st = get(s.port, "/secret.txt", "b.test")
+        except OSError as e:  # the old master died of the HUP: refused
+            st = e
+        ok("HUP at start-up: sent before the master was up",
+           not logged_before, s.log()[-300:])
+        ok("HUP at start-up: the master lives, reloads and serves",
+           s.proc.poll() is None and "reloaded" in s.log() and st and st[0] == 200,
+           "strace exit %s, answer %r\n%s" % (s.proc.poll(), st, s.log()[-300:]))
+        os.kill(master, signal.SIGTERM)
+        try:
+            s.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
 def inetd(s):
     a, b = socket.socketpair()
     p = subprocess.Popen([ITKD, "-i", "-c", s.conf], stdin=b, stdout=b,
@@ -222,6 +269,7 @@ def stop(s):
 
 command_line()
 check_mode()
+hup_at_startup()
 s = Server(two_vhost_conf(), name="core", start=False)
 try:
     two_vhost_roots(s.dir)
