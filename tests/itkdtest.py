@@ -34,6 +34,17 @@ def ok(name, cond, detail=""):
     return cond
 
 
+def wait_for(cond, seconds=5.0):
+    """Poll cond until it holds or seconds pass; a fixed sleep would be
+    too short on a slow machine and wasted on a fast one."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return cond()
+
+
 def skip(name, why):
     print("skip %s: %s" % (name, why), flush=True)
 

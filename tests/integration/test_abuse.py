@@ -65,15 +65,6 @@ def closed_within(s, seconds):
         return None
 
 
-def wait_for(cond, seconds=5.0):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return cond()
-
-
 def children_of_uid(srv, uid):
     return [p for p in srv.children()
             if proc_status(p).get("Uid", "").split()[:1] == [str(uid)]]

@@ -155,7 +155,7 @@ def zombies_check(s):
             c.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
             recv_all(c)
         c.close()
-    time.sleep(1.5)
+    wait_for(lambda: not zombies(s.proc.pid) and not s.children())
     z = zombies(s.proc.pid)
     ok("no zombie after 300 connections", not z, repr(z))
     kids = s.children()
@@ -166,12 +166,12 @@ def reload_checks(s):
     good = s.conf_text.replace("vhost b.test", "vhost b.test c.test")
     s.write_conf(good)
     s.proc.send_signal(signal.SIGHUP)
-    time.sleep(0.5)
+    wait_for(lambda: s.log().count("reloaded") >= 1)
     st = get(s.port, "/secret.txt", "c.test")
     ok("SIGHUP with a good config: the new alias serves", st and st[2] == b"secret of b\n", repr(st))
     s.write_conf(good + "\nbogus-directive 1\n")
     s.proc.send_signal(signal.SIGHUP)
-    time.sleep(0.5)
+    wait_for(lambda: "bogus-directive" in s.log())
     ok("SIGHUP with a broken config: logged with file:line",
        (s.conf + ":") in s.log() and "bogus-directive" in s.log(), s.log()[-500:])
     st = get(s.port, "/secret.txt", "c.test")
@@ -179,7 +179,7 @@ def reload_checks(s):
        s.proc.poll() is None and st and st[2] == b"secret of b\n", repr(st))
     s.write_conf(good.replace("user #61000\ngroup #61000", "user #61000\ngroup #61000\nuid-range 100 70000"))
     s.proc.send_signal(signal.SIGHUP)
-    time.sleep(0.5)
+    wait_for(lambda: "restart" in s.log())
     ok("SIGHUP changing uid-range is refused", "restart" in s.log() and s.proc.poll() is None,
        s.log()[-300:])
 
@@ -215,9 +215,7 @@ def hup_at_startup():
             return
         logged_before = "serving" in s.log()
         os.kill(master, signal.SIGHUP)
-        end = time.time() + 10
-        while time.time() < end and "reloaded" not in s.log() and s.proc.poll() is None:
-            time.sleep(0.05)
+        wait_for(lambda: "reloaded" in s.log() or s.proc.poll() is not None, 10)
         try:
             st = get(s.port, "/secret.txt", "b.test")
         except OSError as e:  # the old master died of the HUP: refused
@@ -252,7 +250,7 @@ def inetd(s):
 def stop(s):
     c = connect(s.port)
     c.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
-    time.sleep(0.3)
+    wait_for(lambda: s.children())  # accepted: now it is in flight
     s.proc.send_signal(signal.SIGTERM)
     r = parse(recv_all(c, 3))
     c.close()

@@ -92,11 +92,17 @@ backend be
 """ % (front, s1.port, s2.port))
         hp = subprocess.Popen(["haproxy", "-f", cfg, "-db"], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
-        time.sleep(0.7)
+        def front_up():
+            try:
+                socket.create_connection(("127.0.0.1", front), 0.2).close()
+                return True
+            except OSError:
+                return False
+        wait_for(front_up, 10)
         answers = [get_from(front, "127.0.0.5") for _ in range(4)]
         ok("haproxy: four requests answered through the proxy",
            all(a and a[0] == 200 and a[2] == b"secret of a\n" for a in answers), repr(answers))
-        time.sleep(0.3)
+        wait_for(lambda: "127.0.0.5 - - [" in s1.access() and "127.0.0.5 - - [" in s2.access())
         ok("PROXY v1: itkd 1 logs the client's own address 127.0.0.5",
            "127.0.0.5 - - [" in s1.access() and "127.0.0.1 - - [" not in s1.access(),
            s1.access()[-300:])

@@ -17,7 +17,7 @@ from itkdtest import (ITKD, TOP, UID_A, UID_B, UID_USER, Server, connect, done, 
                       ok, parse, proc_status, read_response, recv_all,
                       shared_maps, skip,
                       two_vhost_roots, write,
-                      zombies)
+                      wait_for, zombies)
 
 need_root("test_tls")
 
@@ -582,7 +582,7 @@ def main():
         test_keepalive(srv)
         test_key_memory(srv)
         test_bad_clients(srv)
-        time.sleep(0.3)
+        wait_for(lambda: not zombies(srv.proc.pid))
         ok("tls no zombies", not zombies(), zombies())
     finally:
         srv.cleanup()
