@@ -278,6 +278,42 @@ def proc_status(pid):
         return {}
 
 
+def conn_child(srv, sock, timeout=3.0):
+    """pid of the master's child holding the server end of the client
+    socket sock, or None. Other children may be about: the one wait_port's
+    probe made, say, which the master may fork only now."""
+    mine = sock.getsockname()[1]
+    end = time.monotonic() + timeout
+    while True:
+        inodes = set()
+        for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                with open(name) as f:
+                    next(f)
+                    for line in f:
+                        w = line.split()
+                        # local address:port, remote address:port, in hex
+                        if (len(w) > 9 and int(w[1].split(":")[1], 16) == srv.port and
+                                int(w[2].split(":")[1], 16) == mine):
+                            inodes.add("socket:[%s]" % w[9])
+            except OSError:
+                pass
+        for pid in srv.children():
+            try:
+                fds = os.listdir("/proc/%d/fd" % pid)
+            except OSError:
+                continue
+            for fd in fds:
+                try:
+                    if os.readlink("/proc/%d/fd/%s" % (pid, fd)) in inodes:
+                        return pid
+                except OSError:
+                    pass
+        if time.monotonic() >= end:
+            return None
+        time.sleep(0.02)
+
+
 def shared_maps(pid):
     """The shared mappings of pid, as lines of /proc/PID/maps."""
     with open("/proc/%d/maps" % pid) as f:

@@ -16,7 +16,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import (machine_lock, read_response, ITKD, UID_USER, UID_A, UID_B, UID_C, Server, connect, done, mkdir,
+from itkdtest import (conn_child, machine_lock, read_response, ITKD, UID_USER, UID_A, UID_B, UID_C, Server, connect, done, mkdir,
                       need_root, ok, parse, proc_status, raw, recv_all, write)
 
 need_root("userdir")
@@ -142,18 +142,18 @@ def quiet(srv, timeout=3.0):
 
 def served_as(srv, path, host="u.test"):
     """GET path on a keep-alive connection; while it is still open, the
-    (real, effective, saved, fs) uids and gids of every connection child.
-    Returns (response, [(Uid, Gid)...])."""
+    (real, effective, saved, fs) uids and gids of the child serving it.
+    Returns (response, [(Uid, Gid)]), [] when no such child is found."""
     quiet(srv)
     s = connect(srv.port)
     try:
         s.sendall(req(path, host))
         resp = read_response(s)
         ids = []
-        for pid in srv.children():
-            st = proc_status(pid)
-            if st:
-                ids.append((st.get("Uid", ""), st.get("Gid", "")))
+        pid = conn_child(srv, s)
+        st = proc_status(pid) if pid else {}
+        if st:
+            ids.append((st.get("Uid", ""), st.get("Gid", "")))
         return resp, ids
     finally:
         s.close()
@@ -213,7 +213,8 @@ def groups_and_cgi(srv):
         try:
             s.sendall(req("/~%s/secret.txt" % name))
             read_response(s)
-            groups = [set(proc_status(p).get("Groups", "").split()) for p in srv.children()]
+            pid = conn_child(srv, s)
+            groups = [set(proc_status(pid).get("Groups", "").split())] if pid else []
         finally:
             s.close()
         ok("/~%s/: the child's supplementary groups are exactly %s%s" %
