@@ -278,6 +278,43 @@ def proc_status(pid):
         return {}
 
 
+def tcp_table():
+    """(local port, remote port, state, inode) of every TCP socket on the
+    machine, from /proc/net/tcp and tcp6 (ports and state in hex there)."""
+    rows = []
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                next(f)
+                for line in f:
+                    w = line.split()
+                    if len(w) > 9:
+                        rows.append((int(w[1].split(":")[1], 16),
+                                     int(w[2].split(":")[1], 16), w[3], w[9]))
+        except OSError:
+            pass
+    return rows
+
+
+def fd_targets(pid):
+    """What each of pid's open fds points to (readlink of /proc/PID/fd/N)."""
+    out = []
+    d = "/proc/%d/fd" % pid
+    try:
+        for fd in os.listdir(d):
+            try:
+                out.append(os.readlink(os.path.join(d, fd)))
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return out
+
+
+def socket_inodes(pid):
+    return {t[len("socket:["):-1] for t in fd_targets(pid) if t.startswith("socket:[")}
+
+
 def conn_child(srv, sock, timeout=3.0):
     """pid of the master's child holding the server end of the client
     socket sock, or None. Other children may be about: the one wait_port's
@@ -285,30 +322,10 @@ def conn_child(srv, sock, timeout=3.0):
     mine = sock.getsockname()[1]
     end = time.monotonic() + timeout
     while True:
-        inodes = set()
-        for name in ("/proc/net/tcp", "/proc/net/tcp6"):
-            try:
-                with open(name) as f:
-                    next(f)
-                    for line in f:
-                        w = line.split()
-                        # local address:port, remote address:port, in hex
-                        if (len(w) > 9 and int(w[1].split(":")[1], 16) == srv.port and
-                                int(w[2].split(":")[1], 16) == mine):
-                            inodes.add("socket:[%s]" % w[9])
-            except OSError:
-                pass
+        inodes = {row[3] for row in tcp_table() if row[0] == srv.port and row[1] == mine}
         for pid in srv.children():
-            try:
-                fds = os.listdir("/proc/%d/fd" % pid)
-            except OSError:
-                continue
-            for fd in fds:
-                try:
-                    if os.readlink("/proc/%d/fd/%s" % (pid, fd)) in inodes:
-                        return pid
-                except OSError:
-                    pass
+            if socket_inodes(pid) & inodes:
+                return pid
         if time.monotonic() >= end:
             return None
         time.sleep(0.02)

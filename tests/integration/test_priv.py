@@ -13,7 +13,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from itkdtest import (read_response, Server, UID_USER, UID_A, UID_B, connect, need_root, ok, done,
-                      proc_status, shared_maps, two_vhost_conf, two_vhost_roots)
+                      fd_targets, proc_status, shared_maps, socket_inodes, tcp_table,
+                      two_vhost_conf, two_vhost_roots)
 
 GID_EXTRA = 61005
 CAP_STAGE1 = "00000000000000c0"     # cap_setuid | cap_setgid
@@ -55,40 +56,9 @@ def wait_child(srv, pred, timeout=3.0):
     return None, {}
 
 
-
-
 def listen_inodes():
     """Socket inodes of every TCP socket in LISTEN state on the machine."""
-    inodes = set()
-    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(name) as f:
-                next(f)
-                for line in f:
-                    w = line.split()
-                    if len(w) > 9 and w[3] == "0A":
-                        inodes.add(w[9])
-        except OSError:
-            pass
-    return inodes
-
-
-def fd_targets(pid):
-    out = []
-    d = "/proc/%d/fd" % pid
-    try:
-        for fd in os.listdir(d):
-            try:
-                out.append(os.readlink(os.path.join(d, fd)))
-            except OSError:
-                pass
-    except OSError:
-        pass
-    return out
-
-
-def socket_inodes(pid):
-    return {t[len("socket:["):-1] for t in fd_targets(pid) if t.startswith("socket:[")}
+    return {row[3] for row in tcp_table() if row[2] == "0A"}
 
 
 def check_stage1(st):
