@@ -192,6 +192,9 @@ def hup_at_startup():
     if subprocess.run(["sh", "-c", "command -v strace"], capture_output=True).returncode:
         skip("HUP at start-up", "strace not installed (scripts/deps installs it)")
         return
+    if subprocess.run(["strace", "-o", "/dev/null", "true"], capture_output=True).returncode:
+        skip("HUP at start-up", "strace cannot trace here (no ptrace)")
+        return
     with Server(two_vhost_conf(), name="hup", start=False) as s:
         two_vhost_roots(s.dir)
         s.stderr = open(os.path.join(s.dir, "stderr.txt"), "wb")
