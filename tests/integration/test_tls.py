@@ -345,16 +345,23 @@ def test_bad_clients(srv):
     ok("tls master alive", srv.proc.poll() is None)
 
 
+def read_page(s):
+    """One answer on a kept-alive connection: the bytes up to the end of
+    its <h1> page (or the close)."""
+    got = b""
+    while b"</h1>" not in got:
+        b = s.recv(65536)
+        if not b:
+            break
+        got += b
+    return got
+
+
 def test_keepalive(srv):
     s = tls_socket(srv, "a.test")
     try:
         s.sendall(req("a.test", close=False))
-        first = b""
-        while b"</h1>" not in first:
-            b = s.recv(65536)
-            if not b:
-                break
-            first += b
+        first = read_page(s)
         ok("tls keep-alive: first answer", parse(first) and parse(first)[0][0] == 200,
            first[:200])
         s.sendall(req("a.test", close=False) + req("a.test"))
@@ -429,12 +436,7 @@ def stage2_key_memory(srv, host, uid, needles):
     s = tls_socket(srv, host)
     try:
         s.sendall(req(host, close=False))
-        got = b""
-        while b"</h1>" not in got:
-            b = s.recv(65536)
-            if not b:
-                break
-            got += b
+        read_page(s)
         pid = None
         for c in srv.children():
             if proc_status(c).get("Uid", "").split()[:1] == [str(uid)]:
