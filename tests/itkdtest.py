@@ -315,6 +315,19 @@ def socket_inodes(pid):
     return {t[len("socket:["):-1] for t in fd_targets(pid) if t.startswith("socket:[")}
 
 
+def children_of_uid(srv, uid):
+    """The master's children whose real uid is uid."""
+    return [p for p in srv.children()
+            if proc_status(p).get("Uid", "").split()[:1] == [str(uid)]]
+
+
+def child_of_uid(srv, uid, timeout=3.0):
+    """One child of the master running as uid, waited for; None if none
+    comes within timeout."""
+    wait_for(lambda: children_of_uid(srv, uid), timeout)
+    return min(children_of_uid(srv, uid), default=None)
+
+
 def conn_child(srv, sock, timeout=3.0):
     """pid of the master's child holding the server end of the client
     socket sock, or None. Other children may be about: the one wait_port's

@@ -13,7 +13,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import (ITKD, TOP, UID_A, UID_B, UID_USER, Server, connect, done, need_root,
+from itkdtest import (ITKD, TOP, UID_A, UID_B, UID_USER, Server, child_of_uid, connect, done,
+                      need_root,
                       ok, parse, proc_status, read_response, recv_all,
                       shared_maps, skip,
                       two_vhost_roots, write,
@@ -437,10 +438,7 @@ def stage2_key_memory(srv, host, uid, needles):
     try:
         s.sendall(req(host, close=False))
         read_page(s)
-        pid = None
-        for c in srv.children():
-            if proc_status(c).get("Uid", "").split()[:1] == [str(uid)]:
-                pid = c
+        pid = child_of_uid(srv, uid)
         ok("tls %s stage-2 child found" % host, pid is not None, srv.children())
         if pid is None:
             return
@@ -489,16 +487,6 @@ def test_key_memory(srv):
     for host, uid in (("a.test", UID_A), ("b.test", UID_B)):
         stage2_key_memory(srv, host, uid, dict(needles, **pem))
     test_plain_key_memory(srv, dict(needles, **pem))
-
-
-def child_of_uid(srv, uid, timeout=3.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        for c in srv.children():
-            if proc_status(c).get("Uid", "").split()[:1] == [str(uid)]:
-                return c
-        time.sleep(0.02)
-    return None
 
 
 # An ASan build (make check SANITIZE=1) runs frames on its own "fake
