@@ -53,6 +53,7 @@
 
 #include "body.h"
 #include "cgi.h"
+#include "clock.h"
 #include "conn.h"
 #include "http.h"
 #include "log.h"
@@ -561,12 +562,12 @@ stop_script(struct run *u, int kill_group)
 static int
 client_write(struct run *u, const void *buf, size_t n)
 {
-	int64_t t0 = conn_now_ms();
+	int64_t t0 = clock_ms();
 	int rc;
 
 	conn_deadline(u->ex->c, u->ex->cfg->timeout);
 	rc = conn_write(u->ex->c, buf, n);
-	u->deadline += conn_now_ms() - t0;
+	u->deadline += clock_ms() - t0;
 	u->unflushed = 1;
 	return rc;
 }
@@ -574,12 +575,12 @@ client_write(struct run *u, const void *buf, size_t n)
 static int
 client_flush(struct run *u)
 {
-	int64_t t0 = conn_now_ms();
+	int64_t t0 = clock_ms();
 	int rc;
 
 	conn_deadline(u->ex->c, u->ex->cfg->timeout);
 	rc = conn_flush(u->ex->c);
-	u->deadline += conn_now_ms() - t0;
+	u->deadline += clock_ms() - t0;
 	u->unflushed = 0;
 	return rc;
 }
@@ -1016,7 +1017,7 @@ step(struct run *u)
 	p[2] = (struct pollfd){ .fd = u->out, .events = POLLIN };
 	p[3] = (struct pollfd){ .fd = u->err, .events = POLLIN };
 	p[4] = (struct pollfd){ .fd = u->reaped ? -1 : u->pidfd, .events = POLLIN };
-	left = u->deadline - conn_now_ms();
+	left = u->deadline - clock_ms();
 	if (left <= 0)
 		return 1;       /* cgi-timeout */
 	timeout = ready ? 0 : left > 60000 ? 60000 : (int)left;
@@ -1138,7 +1139,7 @@ cgi_serve(struct exchange *ex, const struct path_res *res)
 	ign.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &ign, &old_pipe);
 	timeout = ex->vh->cgi_timeout > 0 ? ex->vh->cgi_timeout : 60;
-	u->deadline = conn_now_ms() + (int64_t)timeout * 1000;
+	u->deadline = clock_ms() + (int64_t)timeout * 1000;
 	base = strrchr(res->fs, '/');
 	u->state = strncmp(base ? base + 1 : res->fs, "nph-", 4) == 0 ?
 	    OUT_NPH : OUT_HEAD;

@@ -15,22 +15,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "tls.h"
-
-int64_t
-conn_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void
 conn_deadline(struct conn *c, int seconds)
 {
-	c->deadline = conn_now_ms() + (int64_t)seconds * 1000;
+	c->deadline = clock_ms() + (int64_t)seconds * 1000;
 }
 
 /* a[0..4) as a dotted quad, as inet_ntop writes it, without printf: for
@@ -131,7 +123,7 @@ wait_fd(struct conn *c, short events)
 	int n;
 
 	for (;;) {
-		left = c->deadline ? c->deadline - conn_now_ms() : -1;
+		left = c->deadline ? c->deadline - clock_ms() : -1;
 		if (c->deadline && left <= 0) {
 			c->timed_out = 1;
 			return 0;
@@ -434,7 +426,7 @@ conn_close(struct conn *c)
 		return;
 	if (!c->error) {
 		/* A short, fixed grace: closing never waits on the client. */
-		if (c->deadline == 0 || c->deadline - conn_now_ms() > 2000)
+		if (c->deadline == 0 || c->deadline - clock_ms() > 2000)
 			conn_deadline(c, 2);
 		(void)conn_flush(c);
 		if (c->tls)
@@ -453,10 +445,10 @@ conn_close(struct conn *c)
 	 * for a moment, so unread pipelined bytes do not turn our FIN into an
 	 * RST that would destroy answers still in flight. */
 	shutdown(c->fd, SHUT_WR);
-	end = conn_now_ms() + 1000;
+	end = clock_ms() + 1000;
 	for (;;) {
 		struct pollfd p = { .fd = c->fd, .events = POLLIN };
-		int64_t left = end - conn_now_ms();
+		int64_t left = end - clock_ms();
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
 			break;
 		if (read(c->fd, junk, sizeof(c->rbuf)) <= 0)

@@ -39,7 +39,6 @@ struct conn {
 	char wbuf[CONN_WBUF];           /* small writes are gathered here */
 };
 
-int64_t conn_now_ms(void);
 /* Deadline `seconds` from now for every following read and write. */
 void conn_deadline(struct conn *c, int seconds);
 

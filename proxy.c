@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "proxy.h"
 #include "vhost.h"
 
@@ -204,15 +205,6 @@ proxy_trusted(const struct config *cfg, const struct sockaddr_storage *peer)
 	return 0;
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 proxy_read(const struct config *cfg, int fd, int64_t deadline,
     const struct sockaddr_storage *peer, struct sockaddr_storage *src)
@@ -251,7 +243,7 @@ proxy_read(const struct config *cfg, int fd, int64_t deadline,
 		} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 			return -1;
 		}
-		if (now_ms() >= deadline)
+		if (clock_ms() >= deadline)
 			return -1;
 		/* Peeked bytes keep the socket readable: poll() would return
 		 * at once, so wait a little for the rest of a partial header. */

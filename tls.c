@@ -25,6 +25,7 @@
 
 #include <bearssl.h>
 
+#include "clock.h"
 #include "log.h"
 #include "tls.h"
 #include "vhost.h"
@@ -115,15 +116,6 @@ static const uint16_t suites_rsa[] = {
 	BR_TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA,
 };
 #define SUITES_AEAD 3
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Overwrite the stack below the caller: BearSSL's signing and decoding
  * leave key-derived bytes in frames that are gone but not cleared. */
@@ -1128,7 +1120,7 @@ wait_fd(int fd, short ev, int64_t deadline)
 	int r;
 
 	for (;;) {
-		left = deadline > 0 ? deadline - now_ms() : -1;
+		left = deadline > 0 ? deadline - clock_ms() : -1;
 		if (deadline > 0 && left <= 0) {
 			errno = ETIMEDOUT;
 			return -1;
@@ -1425,7 +1417,7 @@ void
 tls_close(struct tls_conn *t, int64_t deadline)
 {
 	br_ssl_engine_context *eng = &t->sc.eng;
-	int64_t soon = now_ms() + 1000;
+	int64_t soon = clock_ms() + 1000;
 
 	/* Our close_notify goes out; the peer's is never waited for. */
 	if (deadline <= 0 || deadline > soon)

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "tls.h"
 #include "vhost.h"
 #include "unit.h"
@@ -186,15 +187,6 @@ test_load(void)
 	tls_free(k);
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Child: serve one TLS connection: answer "vhost=NAME sni=SNI " and the
  * line the client sent. */
 static void __attribute__((noreturn))
@@ -202,7 +194,7 @@ serve_one(int lfd, struct tls_keys *k)
 {
 	struct tls_conn *t;
 	char line[256], out[600];
-	int64_t dl = now_ms() + 5000;
+	int64_t dl = clock_ms() + 5000;
 	ssize_t n;
 	int fd;
 
