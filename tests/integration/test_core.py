@@ -206,13 +206,8 @@ def hup_at_startup():
              "-e", "inject=listen:delay_exit=1000000", ITKD, "-f", "-c", s.conf],
             stdin=subprocess.DEVNULL, stdout=s.stderr, stderr=s.stderr, env=env)
         s.wait_port(s.port)
-        master = None
-        for _ in range(100):
-            kids = s.children()
-            if kids:
-                master = kids[0]
-                break
-            time.sleep(0.01)
+        wait_for(lambda: s.children(), 1.0)   # strace's child: the master
+        master = min(s.children(), default=None)
         if master is None:
             ok("HUP at start-up: the master is found under strace", False)
             return
