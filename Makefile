@@ -21,7 +21,7 @@ export ASAN_OPTIONS  = log_path=$(CURDIR)/tests/tmp/san/report
 export UBSAN_OPTIONS = log_path=$(CURDIR)/tests/tmp/san/report:print_stacktrace=1
 endif
 
-SRC  = itkd.c score.c serve.c proxy.c conn.c body.c http.c vhost.c priv.c path.c file.c cgi.c log.c tls.c
+SRC  = alloc.c itkd.c score.c serve.c proxy.c conn.c body.c http.c vhost.c priv.c path.c file.c cgi.c log.c tls.c
 OBJ  = $(SRC:%.c=$(O)/%.o)
 HDR  = $(wildcard *.h)
 
@@ -63,6 +63,8 @@ tests/fuzz/bin/replay_%: tests/fuzz/replay.c tests/fuzz/fuzz_%.c $(filter-out $(
 	$(CC) $(CFLAGS) -I. -DFUZZ_NAME='"$*"' $(LDFLAGS) -o $@ tests/fuzz/replay.c tests/fuzz/fuzz_$*.c $(filter-out $(O)/itkd.o,$(OBJ)) $(LDLIBS)
 tests/unit_proxy: tests/unit_proxy.c $(O)/proxy.o tests/unit.h
 	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/proxy.o
+tests/unit_alloc: tests/unit_alloc.c $(O)/alloc.o tests/unit.h
+	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/alloc.o
 tests/unit_score: tests/unit_score.c $(O)/score.o tests/unit.h
 	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/score.o
 # The binaries live outside $(O): build/flavour names the flavour they were
