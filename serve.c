@@ -52,7 +52,10 @@ static _Alignas(4096) struct {
 	struct exchange exch;           /* the request being answered */
 	struct conn conn;
 } cs;
-static struct http_request req;
+/* Page-aligned too: its small fields and the start of its buffer, all a
+ * small request writes, then share one page wherever the link puts it
+ * (unaligned, they straddled two in one layout: a fault more). */
+static _Alignas(4096) struct http_request req;
 static char redirect_buf[PATH_MAX];     /* exch.redirect: a CGI's only */
 static char docroot_buf[PATH_MAX];      /* a userdir's: written only then */
 static char prefix_buf[300];
@@ -206,7 +209,7 @@ dispatch(struct exchange *ex)
 	/* Static, like file.c's: 12 KiB on the stack put every frame below
 	 * it on pages of their own, each one more private page per process
 	 * (PSS of a connection process, issue 8). */
-	static struct path_res res;
+	static _Alignas(4096) struct path_res res;     /* as req, above */
 	struct body b;
 	int st;
 
