@@ -127,9 +127,15 @@ bytes_of(struct block *b)
 	return (char *)b + HDR;
 }
 
+/* The links are checked before they are followed: a free block's links
+ * are what an overflow from its neighbour would forge, to make the
+ * unlinking write where it chose. */
 static void
 unlink_free(struct block *b)
 {
+	if ((b->prev != NULL ? b->prev->next : free_list) != b ||
+	    (b->next != NULL && b->next->prev != b))
+		corrupt();
 	if (b->prev != NULL)
 		b->prev->next = b->next;
 	else

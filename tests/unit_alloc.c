@@ -160,6 +160,21 @@ overrun(void)
 	alloc_free(q);
 }
 
+/* Forge a free block's links, as an overflow from its neighbour would,
+ * and have free unlink it. */
+static void
+forged_links(void)
+{
+	char *a = alloc_malloc(40), *b = alloc_malloc(40), *c = alloc_malloc(40);
+	static size_t target[8];        /* room for a whole struct block */
+	size_t *forged[2] = { target, target };
+
+	alloc_free(b);
+	memcpy(b, forged, sizeof(forged));
+	alloc_free(a);          /* merges with b: unlinks it */
+	alloc_free(c);
+}
+
 static void
 foreign(void)
 {
@@ -299,6 +314,8 @@ main(void)
 	    dies_of(underrun) == SIGABRT);
 	CHECK("a write into the next block's header aborts",
 	    dies_of(overrun) == SIGABRT);
+	CHECK("a free block's forged links abort",
+	    dies_of(forged_links) == SIGABRT);
 	CHECK("freeing memory that is not ours aborts",
 	    dies_of(foreign) == SIGABRT);
 	i = dies_of(double_free_big);
