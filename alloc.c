@@ -89,10 +89,16 @@ size_of(const struct block *b)
 	return b->head & ~FLAGS;
 }
 
+static int
+intact(const struct block *b)
+{
+	return b->check == (b->head ^ (uintptr_t)b ^ MAGIC);
+}
+
 static void
 checked(const struct block *b)
 {
-	if (b->check != (b->head ^ (uintptr_t)b ^ MAGIC))
+	if (!intact(b))
 		corrupt();
 }
 
@@ -166,6 +172,21 @@ block_size(size_t n)
 	return need < MIN_BLOCK ? MIN_BLOCK : need;
 }
 
+/* The arena's top, and its fence, moved to p. */
+static void
+top_at(struct arena *a, char *p)
+{
+	a->top = p;
+	set_block((struct block *)p, 0, USED);
+}
+
+/* Whether the top can move up by n bytes and still keep its fence. */
+static int
+has_room(const struct arena *a, size_t n)
+{
+	return (size_t)(a->end - a->top) >= n + HDR;
+}
+
 /* [base, base + len): a fence footer first, so that the first block's
  * left neighbour reads as in use, then the top's fence. */
 static int
@@ -180,8 +201,7 @@ arena_add(char *base, size_t len)
 	a->base = base;
 	a->end = base + len;
 	memcpy(base + HDR - FTR, &used, FTR);
-	a->top = base + HDR;
-	set_block((struct block *)a->top, 0, USED);
+	top_at(a, base + HDR);
 	return 0;
 }
 
@@ -219,13 +239,12 @@ carve(size_t size)
 			}
 		}
 		a = &arenas[i];
-		if ((size_t)(a->end - a->top) >= size + HDR)
+		if (has_room(a, size))
 			break;
 	}
 	b = (struct block *)a->top;
 	set_block(b, size, USED);
-	a->top += size;
-	set_block((struct block *)a->top, 0, USED);
+	top_at(a, a->top + size);
 	return b;
 }
 
@@ -236,7 +255,6 @@ give_back(struct block *b)
 {
 	size_t size = size_of(b), f = footer_before(b);
 	struct block *n, *p;
-	struct arena *a;
 
 	if (!(f & USED)) {
 		p = (struct block *)((char *)b - (f & ~FLAGS));
@@ -250,9 +268,7 @@ give_back(struct block *b)
 	n = (struct block *)((char *)b + size);
 	checked(n);
 	if (n->head == USED) {          /* the top's fence */
-		a = arena_of(b);
-		a->top = (char *)b;
-		set_block(b, 0, USED);
+		top_at(arena_of(b), (char *)b);
 		return;
 	}
 	if (!(n->head & USED)) {
@@ -439,10 +455,9 @@ alloc_realloc(void *p, size_t n)
 		more = size - have;
 		if (next->head == USED) {
 			a = arena_of(b);
-			if ((size_t)(a->end - a->top) >= more + HDR) {
+			if (has_room(a, more)) {
 				set_block(b, size, USED);
-				a->top = (char *)b + size;
-				set_block((struct block *)a->top, 0, USED);
+				top_at(a, (char *)b + size);
 				return p;
 			}
 		} else if (!(next->head & USED) && size_of(next) >= more) {
@@ -484,9 +499,8 @@ alloc_check(void)
 		for (b = (const struct block *)(arenas[i].base + HDR);
 		    (const char *)b < arenas[i].top;
 		    b = (const struct block *)((const char *)b + size_of(b))) {
-			if (b->check != (b->head ^ (uintptr_t)b ^ MAGIC) ||
-			    size_of(b) < MIN_BLOCK || size_of(b) % ALIGN != 0 ||
-			    (b->head & MAPPED) ||
+			if (!intact(b) || size_of(b) < MIN_BLOCK ||
+			    size_of(b) % ALIGN != 0 || (b->head & MAPPED) ||
 			    (const char *)b + size_of(b) > arenas[i].top ||
 			    footer_before((const struct block *)((const char *)b +
 			    size_of(b))) != b->head)
@@ -499,7 +513,7 @@ alloc_check(void)
 			was_free = !(b->head & USED);
 		}
 		if ((const char *)b != arenas[i].top || b->head != USED ||
-		    b->check != (b->head ^ (uintptr_t)b ^ MAGIC) || was_free)
+		    !intact(b) || was_free)
 			return -1;
 	}
 	for (prev = NULL, b = free_list; b != NULL; prev = b, b = b->next) {
