@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -768,6 +769,13 @@ main(int argc, char **argv)
 	}
 	if (priv_master(&cfg) < 0) {
 		log_error(NULL, "cannot set up the master: %s", strerror(errno));
+		return 1;
+	}
+	/* A TLS connection's gatekeeper outlives its parent by the moment
+	 * it takes to send close_notify: the master reaps it, not whatever
+	 * init the machine (or the container) has. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
+		log_error(NULL, "prctl(PR_SET_CHILD_SUBREAPER): %s", strerror(errno));
 		return 1;
 	}
 	log_error(NULL, "itkd %s serving %d vhosts on %d listeners",

@@ -32,11 +32,17 @@ int priv_ident_same(const struct priv_ident *a, const struct priv_ident *b);
  * capabilities down to the master's set. */
 int priv_master(const struct config *cfg);
 
-/* Child, stage 1: empty the bounding set, become cfg's user keeping only
- * CAP_SETUID + CAP_SETGID (+ CAP_SYS_NICE when a vhost has a negative nice). */
-int priv_stage1(const struct config *cfg);
+/* The master's child (the monitor), one per connection: stay uid 0 but
+ * keep only CAP_SETUID + CAP_SETGID (+ CAP_SYS_NICE when a vhost has a
+ * negative nice); not dumpable. */
+int priv_monitor(const struct config *cfg);
 
-/* Child, stage 2: limits and nice, then groups, gid, uid; clear every
+/* The monitor's child (the gatekeeper), before it reads the client:
+ * cfg's user, no capability in any set, no_new_privs, and an allow-list
+ * seccomp filter on top of the master's. */
+int priv_gatekeeper(const struct config *cfg);
+
+/* The monitor, stage 2: limits and nice, then groups, gid, uid; clear every
  * capability set; no_new_privs unless the vhost opts out; verify. */
 int priv_stage2(const struct priv_ident *id);
 

@@ -1,12 +1,17 @@
 /* serve.c: one connection's life, the stage code.
  *
- * stage 1: the gatekeeper. The global user with CAP_SETUID + CAP_SETGID
- *          only: TLS handshake, read and parse the request head, choose
- *          the vhost and the identity, check the vhost's limits.
- * stage 2: the vhost. Its uid, gid and groups, no capabilities at all.
- *          Serves this request and every further one for the same
- *          identity; a request for another identity closes the connection
- *          unanswered (the client retries on a new one, as with mpm-itk).
+ * monitor:    the master's child. uid 0 with CAP_SETUID + CAP_SETGID only
+ *             (+ CAP_SYS_NICE for a negative `nice`), not dumpable. It
+ *             never reads a byte of the client: it forks the gatekeeper
+ *             (gate.c) and reads one fixed-size message from it, checks
+ *             every field of it, and takes the identity it names.
+ * stage 2:    the same process as the vhost: its uid, gid and groups, no
+ *             capabilities at all. Only now are the request's bytes read
+ *             (those the gatekeeper handed over) and parsed, as the vhost.
+ *             It serves this request and every further one for the same
+ *             identity; a request for another identity closes the
+ *             connection unanswered (the client retries on a new one, as
+ *             with mpm-itk).
  */
 #include <errno.h>
 #include <limits.h>
@@ -16,12 +21,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "body.h"
+#include "clock.h"
 #include "cgi.h"
 #include "conn.h"
+#include "gate.h"
 #include "file.h"
 #include "http.h"
 #include "log.h"
@@ -45,7 +55,8 @@
  * come before its buffers: all of it and the start of rbuf, what a small
  * request is read into, share one page. */
 static _Alignas(4096) struct {
-	int switched;
+	int tls;                        /* relayed by the gatekeeper: HTTPS */
+	int sni_vhost;                  /* the vhost the SNI chose, or -1 */
 	const char *docroot;            /* vh->root, or docroot_buf */
 	const char *prefix;             /* "", or prefix_buf */
 	struct priv_ident ident;        /* the identity we switched to */
@@ -129,26 +140,19 @@ read_head(struct http_request *r)
 
 /* `/~name/...` on a vhost with `userdir`: name's identity and directory.
  * 0 if it applies, -1 if not (then the vhost's own rules apply, and an
- * unknown name is a plain 404 that tells nothing about the user). */
+ * unknown name is a plain 404 that tells nothing about the user). name
+ * holds only characters a user name may have (gate_userdir_name). */
 static int
 userdir_ident(const struct config *cfg, const struct vhost *vh,
-    const char *path, struct priv_ident *id)
+    const char *name, struct priv_ident *id)
 {
-	char name[64];
-	const char *end;
 	struct passwd *pw;
-	size_t len;
 	int i, n;
 
-	if (vh->userdir == NULL || strncmp(path, "/~", 2) != 0)
+	if (vh->userdir == NULL || name[0] == '\0')
 		return -1;
-	end = strchr(path + 2, '/');
-	len = end ? (size_t)(end - path - 2) : strlen(path + 2);
-	if (len == 0 || len >= sizeof(name))
-		return -1;
-	memcpy(name, path + 2, len);
-	name[len] = '\0';
 	if ((pw = getpwnam(name)) == NULL || pw->pw_uid == 0 || pw->pw_gid == 0 ||
+	    pw->pw_uid == cfg->uid || pw->pw_gid == cfg->gid ||
 	    pw->pw_uid < cfg->uid_min || pw->pw_uid > cfg->uid_max ||
 	    pw->pw_gid < cfg->gid_min || pw->pw_gid > cfg->gid_max)
 		return -1;
@@ -165,33 +169,12 @@ userdir_ident(const struct config *cfg, const struct vhost *vh,
 	/* Only groups a vhost may have (vhost.c refuses the others at load):
 	 * a user in root, adm or shadow does not serve with them. */
 	for (i = id->ngroups = 0; i < n; i++)
-		if (id->groups[i] != 0 && id->groups[i] >= cfg->gid_min &&
-		    id->groups[i] <= cfg->gid_max)
+		if (id->groups[i] != 0 && id->groups[i] != cfg->gid &&
+		    id->groups[i] >= cfg->gid_min && id->groups[i] <= cfg->gid_max)
 			id->groups[id->ngroups++] = id->groups[i];
 	return 0;
 }
 
-/* The first request chose an identity: enter the vhost's scoreboard count,
- * let go of everything stage 2 must not hold, and switch. */
-static void
-enter_stage2(const struct config *cfg, struct tls_keys *keys,
-    const struct vhost *vh, const struct priv_ident *id, int slot)
-{
-	if (score_enter_vhost(slot, vh->pos, vh->max_clients) < 0)
-		reject(cfg, vh, 503);
-	score_unmap();
-	if (keys != NULL)
-		tls_wipe(keys);         /* no private key survives the switch */
-	log_keep_only(vh);              /* no other vhost's log fd either */
-	if (priv_stage2(id) < 0) {
-		log_error(vh, "identity switch failed: connection dropped");
-		finish(1);
-	}
-	cs.ident = *id;
-	cs.switched = 1;
-}
-
-/* The CGI program or the static file that path names. */
 /* A directory named without its slash: the redirect to it. Not inlined
  * into dispatch: its 4 KiB buffer would deepen every request's stack. */
 static int __attribute__((noinline))
@@ -308,7 +291,7 @@ serve_request(const struct config *cfg, const struct vhost *vh, int last)
 	ex->r = &req;
 	ex->docroot = cs.docroot;
 	ex->prefix = cs.prefix;
-	ex->tls = cs.conn.tls != NULL;
+	ex->tls = cs.tls;
 	ex->close = last || !req.keep_alive;
 	st = request_path(ex, userdir);
 	while (st == 0) {
@@ -340,18 +323,19 @@ serve_request(const struct config *cfg, const struct vhost *vh, int last)
 	return 0;
 }
 
-/* Pick vhost and identity for the parsed request; never returns when the
- * request cannot be served on this connection. */
+/* Pick vhost and identity for a parsed request, in stage 2; never
+ * returns when the request cannot be served on this connection. */
 static const struct vhost *
 choose(const struct config *cfg, struct priv_ident *id)
 {
 	const struct vhost *vh = vhost_find(cfg, req.host);
+	char name[GATE_NAME_MAX];
 
 	/* SNI chose a certificate, and with it a vhost: Host must agree. */
-	if (cs.conn.tls != NULL && tls_server_name(cs.conn.tls)[0] != '\0' &&
-	    vh != tls_vhost(cs.conn.tls))
+	if (cs.sni_vhost >= 0 && vh->pos != cs.sni_vhost)
 		reject(cfg, vh, 421);
-	if (userdir_ident(cfg, vh, req.path, id) == 0) {
+	gate_userdir_name(vh, req.path, name);
+	if (userdir_ident(cfg, vh, name, id) == 0) {
 		cs.docroot = docroot_buf;
 		cs.prefix = prefix_buf;
 	} else {
@@ -385,51 +369,205 @@ close_fds(const int *fds, int n)
 		close(fds[i]);
 }
 
-static void
-stage1_setup(const struct config *cfg, const int *inherited, int ninherited)
+/* Exactly len bytes from fd (a socketpair end) before the deadline; 0, or
+ * -1 on EOF, error or timeout. */
+static int
+recv_exact(int fd, void *buf, size_t len, int64_t deadline)
 {
-	/* No listening socket in a connection process (invariant 4), nor
-	 * the master's signalfd. */
-	close_fds(inherited, ninherited);
-	if (priv_stage1(cfg) < 0)
+	char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		int64_t left = deadline - clock_ms();
+		if (left <= 0 || poll(&pf, 1, (int)left) <= 0)
+			return -1;
+		n = recv(fd, p, len, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Every field of the gatekeeper's message in range, or -1: it comes from
+ * a process that has read the client, which may be running anything. */
+static int
+msg_check(const struct config *cfg, const struct gate_msg *m)
+{
+	size_t i;
+	int end = 0;
+
+	if (m->magic != GATE_MAGIC || m->vhost < 0 || m->vhost >= cfg->nvhosts ||
+	    m->sni_vhost < -1 || m->sni_vhost >= cfg->nvhosts || m->tls > 1 ||
+	    m->nbytes == 0 || m->nbytes > CONN_RBUF)
+		return -1;
+	for (i = 0; i < sizeof(m->user); i++) {
+		char ch = m->user[i];
+		if (ch == '\0')
+			end = 1;
+		else if (end || !((ch >= 'a' && ch <= 'z') ||
+		    (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		    ch == '.' || ch == '_' || (ch == '-' && i > 0)))
+			return -1;
+	}
+	if (!end)
+		return -1;
+	return m->client.ss_family == AF_UNSPEC || m->client.ss_family == AF_INET ||
+	    m->client.ss_family == AF_INET6 ? 0 : -1;
+}
+
+/* The monitor: fork the gatekeeper, and take from it the one message.
+ * Returns its pid; never returns when the gatekeeper answered the
+ * connection itself (or failed). */
+static pid_t
+monitor_start(const struct config *cfg, struct tls_keys *keys,
+    const struct accepted *a, int slot, struct gate_msg *m, int *sp_out)
+{
+	pid_t pid;
+	int sp[2];
+
+	/* 1. One socketpair: the message and the request bytes come up it,
+	 *    and over TLS every byte of the connection afterwards. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+		log_error(NULL, "socketpair: %s", strerror(errno));
 		_exit(1);
+	}
+	if ((pid = _Fork()) < 0) {
+		log_error(NULL, "fork: %s", strerror(errno));
+		_exit(1);
+	}
+	if (pid == 0) {
+		close(sp[0]);
+		gate_run(cfg, keys, a, slot, sp[1]);
+	}
+	close(sp[1]);
+	/* 2. The message: a fixed size, nothing of the client's. The
+	 *    gatekeeper's own deadline is `timeout`; a second more is its
+	 *    time to send. */
+	if (recv_exact(sp[0], m, sizeof(*m),
+	    clock_ms() + (int64_t)cfg->timeout * 1000 + 1000) < 0) {
+		/* It answered the client itself, or the client left. */
+		(void)waitpid(pid, NULL, 0);
+		_exit(0);
+	}
+	if (msg_check(cfg, m) < 0) {
+		log_error(NULL, "gatekeeper %ld sent a malformed message: "
+		    "connection dropped", (long)pid);
+		_exit(1);
+	}
+	*sp_out = sp[0];
+	return pid;
+}
+
+/* The identity the message names, and the vhost's root. */
+static const struct vhost *
+monitor_ident(const struct config *cfg, const struct gate_msg *m,
+    struct priv_ident *id)
+{
+	const struct vhost *vh = &cfg->vhosts[m->vhost];
+
+	if (userdir_ident(cfg, vh, m->user, id) == 0) {
+		cs.docroot = docroot_buf;
+		cs.prefix = prefix_buf;
+	} else {
+		priv_ident_vhost(id, vh);
+		cs.docroot = vh->root;
+		cs.prefix = "";
+	}
+	return vh;
+}
+
+/* The peer and local addresses of the client's socket, as the master's
+ * accept gave them or from the kernel (inetd mode), before a TLS
+ * connection's stage 2 lets go of that socket. */
+static void
+addresses(const struct accepted *a, struct sockaddr_storage *peer,
+    struct sockaddr_storage *local)
+{
+	socklen_t len = sizeof(*peer);
+
+	memset(peer, 0, sizeof(*peer));
+	memset(local, 0, sizeof(*local));
+	if (a->peer != NULL)
+		*peer = *a->peer;
+	else
+		(void)getpeername(a->fd, (struct sockaddr *)peer, &len);
+	len = sizeof(*local);
+	if (a->local != NULL)
+		*local = *a->local;
+	else
+		(void)getsockname(a->fd, (struct sockaddr *)local, &len);
 }
 
 void
 serve_connection(const struct config *cfg, struct tls_keys *keys,
     const struct accepted *a, const int *inherited, int ninherited, int slot)
 {
-	struct sockaddr_storage client;
+	struct sockaddr_storage peer, local;
 	struct priv_ident id;
+	struct gate_msg m;
 	const struct vhost *vh;
-	int fd = a->fd, st, n;
+	pid_t gk;
+	int st, n, sp;
 
-	stage1_setup(cfg, inherited, ninherited);
-	if (conn_init(&cs.conn, fd, a->peer, a->local, a->ready) < 0)
-		finish(1);
-	/* One total deadline covers the PROXY header, the handshake and the
-	 * first request head. */
+	/* No listening socket in a connection process (invariant 4), nor
+	 * the master's signalfd. */
+	close_fds(inherited, ninherited);
+	if (priv_monitor(cfg) < 0)
+		_exit(1);
+	gk = monitor_start(cfg, keys, a, slot, &m, &sp);
+
+	/* The monitor, from the message alone: which identity, and what the
+	 * process must let go of before it takes it. */
+	vh = monitor_ident(cfg, &m, &id);
+	score_enter_vhost(slot, vh->pos, 0);    /* only its name: the master
+						 * reads it if we crash */
+	score_unmap();
+	if (keys != NULL)
+		tls_wipe(keys);         /* no private key survives the switch */
+	log_keep_only(vh);              /* no other vhost's log fd either */
+	addresses(a, &peer, &local);
+	if (m.client.ss_family != AF_UNSPEC)
+		peer = m.client;
+	if (m.tls) {
+		/* The gatekeeper holds the TLS session; stage 2 talks to it. */
+		close(a->fd);
+		st = conn_init(&cs.conn, sp, &peer, &local, 0);
+	} else {
+		/* A plain connection is ours now: the gatekeeper has nothing
+		 * more to say, and is reaped before the switch. */
+		(void)waitpid(gk, NULL, 0);
+		gk = -1;
+		st = conn_init(&cs.conn, a->fd, &peer, &local, a->ready);
+	}
+	if (st < 0)
+		_exit(1);
+	cs.tls = (int)m.tls;
+	cs.sni_vhost = m.sni_vhost;
+	if (priv_stage2(&id) < 0) {
+		log_error(vh, "identity switch failed: connection dropped");
+		_exit(1);
+	}
+	cs.ident = id;
+
+	/* Stage 2: only now the request's bytes, as the vhost. */
 	conn_deadline(&cs.conn, cfg->timeout);
-	if (proxy_read(cfg, fd, cs.conn.deadline, &cs.conn.peer, &client) < 0) {
-		close(fd);
-		_exit(0);
-	}
-	if (client.ss_family != AF_UNSPEC)
-		conn_set_peer(&cs.conn, &client);
-	if (a->tls &&
-	    (cs.conn.tls = tls_accept(keys, cfg, fd, cs.conn.deadline)) == NULL) {
-		close(fd);
-		_exit(0);
-	}
+	if (recv_exact(sp, cs.conn.rbuf, m.nbytes, cs.conn.deadline) < 0)
+		_exit(1);
+	cs.conn.rlen = m.nbytes;
+	if (!m.tls)
+		close(sp);
 	for (n = 1;; n++) {
 		if ((st = read_head(&req)) < 0)
 			finish(0);
 		if (st > 0)
 			reject(cfg, vhost_find(cfg, req.host ? req.host : ""), st);
 		vh = choose(cfg, &id);
-		if (!cs.switched)
-			enter_stage2(cfg, keys, vh, &id, slot);
-		else if (!priv_ident_same(&cs.ident, &id))
+		if (!priv_ident_same(&cs.ident, &id))
 			finish(0);      /* another identity: unanswered close */
 		if (serve_request(cfg, vh, n >= cfg->keepalive_requests) < 0)
 			finish(0);

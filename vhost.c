@@ -49,6 +49,7 @@ struct parser {
 	struct idspec user, group;      /* of the current section */
 	int groups_line;
 	int key_line;
+	int uid_range_line, gid_range_line;
 	int seen[DIRECTIVES_MAX];       /* line of a single-use directive */
 };
 
@@ -519,6 +520,7 @@ d_uid_range(struct parser *p, int argc, char **argv)
 		return -1;
 	p->cfg->uid_min = (uid_t)min;
 	p->cfg->uid_max = (uid_t)max;
+	p->uid_range_line = p->line;
 	return 0;
 }
 
@@ -532,6 +534,7 @@ d_gid_range(struct parser *p, int argc, char **argv)
 		return -1;
 	p->cfg->gid_min = (gid_t)min;
 	p->cfg->gid_max = (gid_t)max;
+	p->gid_range_line = p->line;
 	return 0;
 }
 
@@ -807,6 +810,23 @@ finish_global(struct parser *p)
 		    "is 0: give a 'group'", p->user.name);
 	cfg->user_name = p->user.name;
 	p->user.name = NULL;
+	/* The ranges say which ids a vhost may take; the seccomp filter
+	 * enforces them. No default: one that admits every id but 0 admits
+	 * the system's own (daemon, disk, shadow...). The global user runs
+	 * every gatekeeper, so it must be no vhost's: one of its processes
+	 * could then signal or trace a vhost's, and the reverse. */
+	if (p->uid_range_line == 0 || p->gid_range_line == 0)
+		return fail(p, "no '%s': the ids vhosts may run as must be "
+		    "given (e.g. uid-range 1000 60000), before the first vhost",
+		    p->uid_range_line == 0 ? "uid-range" : "gid-range");
+	if (cfg->uid >= cfg->uid_min && cfg->uid <= cfg->uid_max)
+		return fail_at(p, p->user.line, "user: uid %u is inside "
+		    "uid-range %u-%u: the global user must be no vhost's",
+		    cfg->uid, cfg->uid_min, cfg->uid_max);
+	if (cfg->gid >= cfg->gid_min && cfg->gid <= cfg->gid_max)
+		return fail_at(p, p->group.line ? p->group.line : p->user.line,
+		    "group: gid %u is inside gid-range %u-%u: the global group "
+		    "must be no vhost's", cfg->gid, cfg->gid_min, cfg->gid_max);
 	if (cfg->access_log == NULL &&
 	    (cfg->access_log = xstrdup(p, "off")) == NULL)
 		return -1;
@@ -825,6 +845,9 @@ resolve_ids(struct parser *p, struct vhost *vh)
 	struct stat st;
 
 	memset(&st, 0, sizeof st);
+	if (u->line == 0)
+		return fail_at(p, vh->line, "vhost '%s' has no 'user': a vhost "
+		    "never runs as the global user", vh->names[0]);
 	if (u->line && u->kind != ID_NAME && g->line == 0)
 		return fail_at(p, u->line, "user %s: group needed (only a user "
 		    "name brings a primary group)",

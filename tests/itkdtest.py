@@ -20,6 +20,10 @@ ITKD = os.environ.get("ITKD", os.path.join(TOP, "itkd"))
 
 # Numeric ids no system user has: the global user and three vhost owners.
 UID_USER, UID_A, UID_B, UID_C = 61000, 61001, 61002, 61003
+# What vhosts may run as: every test id but the global user's (the
+# gatekeeper's), which must be outside both ranges.
+RANGE_MIN, RANGE_MAX = 61001, 61999
+RANGES = "uid-range %d %d\ngid-range %d %d\n" % (RANGE_MIN, RANGE_MAX, RANGE_MIN, RANGE_MAX)
 
 failed = 0
 
@@ -321,6 +325,24 @@ def children_of_uid(srv, uid):
             if proc_status(p).get("Uid", "").split()[:1] == [str(uid)]]
 
 
+def gatekeeper_of(srv, timeout=3.0):
+    """A gatekeeper of the server (a child of one of the master's
+    children, running as the global user), waited for; None if none."""
+    def find():
+        for p in srv.children():
+            try:
+                with open("/proc/%d/task/%d/children" % (p, p)) as f:
+                    kids = [int(x) for x in f.read().split()]
+            except OSError:
+                continue
+            for k in kids:
+                if proc_status(k).get("Uid", "").split()[:1] == [str(UID_USER)]:
+                    return k
+        return None
+    wait_for(find, timeout)
+    return find()
+
+
 def child_of_uid(srv, uid, timeout=3.0):
     """One child of the master running as uid, waited for; None if none
     comes within timeout."""
@@ -374,6 +396,8 @@ def two_vhost_conf(extra_global="", extra_a="", extra_b=""):
 listen 127.0.0.1:{port}
 user #%d
 group #%d
+uid-range %d %d
+gid-range %d %d
 error-log {dir}/error.log
 access-log {dir}/access.log
 timeout 5
@@ -388,7 +412,8 @@ root {dir}/b
 user #%d
 group #%d
 %s
-""" % (UID_USER, UID_USER, extra_global, UID_A, UID_A, extra_a, UID_B, UID_B, extra_b)
+""" % (UID_USER, UID_USER, RANGE_MIN, RANGE_MAX, RANGE_MIN, RANGE_MAX,
+       extra_global, UID_A, UID_A, extra_a, UID_B, UID_B, extra_b)
 
 
 def two_vhost_roots(dirpath):

@@ -11,7 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdint.h>
 #include <sys/capability.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -148,14 +153,23 @@ config_setup(void)
 	vh[1].no_new_privs = 0;
 }
 
-/* ---- /proc/self/status, the kernel's own account */
+/* ---- /proc/self/status, the kernel's own account (or another process's,
+ * status_pid, when the one to look at can no longer open a file) */
+
+static pid_t status_pid;
 
 static int
 status_field(const char *key, char *out, size_t outlen)
 {
-	char line[512];
+	char line[512], path[64];
 	size_t klen = strlen(key);
-	FILE *f = fopen("/proc/self/status", "r");
+	FILE *f;
+
+	if (status_pid > 0)
+		snprintf(path, sizeof(path), "/proc/%ld/status", (long)status_pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/status");
+	f = fopen(path, "r");
 	int found = 0;
 
 	if (f == NULL)
@@ -297,7 +311,7 @@ to_uid_b(void)
 /* ---- scenarios */
 
 #define CAPBIT(c) (1ULL << (c))
-#define STAGE1_CAPS (CAPBIT(CAP_SETUID) | CAPBIT(CAP_SETGID))
+#define MONITOR_CAPS (CAPBIT(CAP_SETUID) | CAPBIT(CAP_SETGID))
 
 static unsigned long long
 proc_mask(const char *key)
@@ -324,7 +338,7 @@ raise_ambient(cap_value_t c)
 }
 
 static void
-sc_master_and_stage1(void)
+sc_master_and_monitor(void)
 {
 	unsigned long long want = CAPBIT(CAP_SETUID) | CAPBIT(CAP_SETGID) |
 	    CAPBIT(CAP_KILL) | CAPBIT(CAP_NET_BIND_SERVICE) |
@@ -353,32 +367,32 @@ sc_master_and_stage1(void)
 	T("priv master CapInh 0", mask_is("CapInh", 0));
 	T("priv master CapBnd emptied", bnd_before != 0 && mask_is("CapBnd", 0));
 	T("priv master CapAmb 0", mask_is("CapAmb", 0));
-	T("priv master keepcaps on (for stage 1)",
+	T("priv master keepcaps on (for the monitor)",
 	    prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) == 1);
-	T("priv master Groups: the global group alone (for stage 1)",
+	T("priv master Groups: the global group alone (for the monitor)",
 	    groups_are((gid_t[]){ UID_USER }, 1));
 	T("priv master trace", strstr(logbuf, "priv: master: uid=0/0/0/0 ") != NULL);
 
-	T("priv stage1 returns 0", priv_stage1(&cfg) == 0);
-	T("priv stage1 Uid", ids4_are("Uid", UID_USER));
-	T("priv stage1 Gid", ids4_are("Gid", UID_USER));
-	T("priv stage1 Groups", groups_are((gid_t[]){ UID_USER }, 1));
-	T("priv stage1 CapPrm setuid+setgid", mask_is("CapPrm", STAGE1_CAPS));
-	T("priv stage1 CapEff setuid+setgid", mask_is("CapEff", STAGE1_CAPS));
-	T("priv stage1 CapInh 0", mask_is("CapInh", 0));
-	T("priv stage1 CapBnd 0", mask_is("CapBnd", 0));
-	T("priv stage1 CapAmb 0", mask_is("CapAmb", 0));
-	T("priv stage1 Seccomp 2", status_is("Seccomp", "2"));
-	T("priv stage1 NoNewPrivs 0", status_is("NoNewPrivs", "0"));
-	/* Left on: no uid here can leave 0 again (stage 1, step 4). */
-	T("priv stage1 keepcaps left on", prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) == 1);
-	snprintf(expect, sizeof(expect), "priv: stage 1: verified: uid=%d/%d/%d/%d "
-	    "gid=%d/%d/%d/%d groups=%d CapInh=0000000000000000 "
-	    "CapPrm=00000000000000c0 CapEff=00000000000000c0 "
-	    "CapBnd=0000000000000000 CapAmb=0000000000000000 NoNewPrivs=0 "
-	    "Seccomp=2\n", UID_USER, UID_USER, UID_USER, UID_USER, UID_USER,
-	    UID_USER, UID_USER, UID_USER, UID_USER);
-	T("priv stage1 trace line", strstr(logbuf, expect) != NULL);
+	T("priv monitor returns 0", priv_monitor(&cfg) == 0);
+	T("priv monitor Uid 0", ids4_are("Uid", 0));
+	T("priv monitor Gid 0", ids4_are("Gid", 0));
+	T("priv monitor Groups", groups_are((gid_t[]){ UID_USER }, 1));
+	T("priv monitor CapPrm setuid+setgid", mask_is("CapPrm", MONITOR_CAPS));
+	T("priv monitor CapEff setuid+setgid", mask_is("CapEff", MONITOR_CAPS));
+	T("priv monitor CapInh 0", mask_is("CapInh", 0));
+	T("priv monitor CapBnd 0", mask_is("CapBnd", 0));
+	T("priv monitor CapAmb 0", mask_is("CapAmb", 0));
+	T("priv monitor Seccomp 2", status_is("Seccomp", "2"));
+	T("priv monitor NoNewPrivs 0", status_is("NoNewPrivs", "0"));
+	T("priv monitor not dumpable", prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0);
+	/* On: stage 2 leaves uid 0 and must keep its permitted set. */
+	T("priv monitor keepcaps on", prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) == 1);
+	snprintf(expect, sizeof(expect), "priv: monitor: capabilities cut to "
+	    "setuid+setgid, not dumpable: uid=0/0/0/0 gid=0/0/0/0 groups=%d "
+	    "CapInh=0000000000000000 CapPrm=00000000000000c0 "
+	    "CapEff=00000000000000c0 CapBnd=0000000000000000 "
+	    "CapAmb=0000000000000000 NoNewPrivs=0 Seccomp=2\n", UID_USER);
+	T("priv monitor trace line", strstr(logbuf, expect) != NULL);
 
 	/* Holding CAP_SETUID/CAP_SETGID, only the filter stands in the way. */
 	T("priv filter setresuid(0,0,0) EPERM", eperm(setresuid(0, 0, 0)));
@@ -392,10 +406,25 @@ sc_master_and_stage1(void)
 	T("priv filter setresgid(5,5,5) EPERM", eperm(setresgid(5, 5, 5)));
 	T("priv filter setregid(70000,-1) EPERM", eperm(setregid(70000, (gid_t)-1)));
 	setfsuid(5);
-	T("priv filter setfsuid(5) refused", setfsuid((uid_t)-1) == UID_USER);
-	setfsgid(0);
-	T("priv filter setfsgid(0) refused", setfsgid((gid_t)-1) == UID_USER);
+	T("priv filter setfsuid(5) refused", setfsuid((uid_t)-1) == 0);
+	setfsgid(5);
+	T("priv filter setfsgid(5) refused", setfsgid((gid_t)-1) == 0);
 	T("priv filter 65 groups EPERM", setgroups_65());
+	/* System ids outside the ranges: www-data, disk, adm. */
+	T("priv filter setresuid(33) EPERM", eperm(setresuid(33, 33, 33)));
+	T("priv filter setresgid(6) EPERM", eperm(setresgid(6, 6, 6)));
+	T("priv filter setresgid(42) EPERM", eperm(setresgid(42, 42, 42)));
+	/* No user namespace, whose uid_map would carry any host id in. */
+	T("priv filter unshare(CLONE_NEWUSER) EPERM",
+	    eperm(unshare(CLONE_NEWUSER)));
+	T("priv filter clone(CLONE_NEWUSER) EPERM",
+	    eperm(syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0)));
+#ifdef SYS_clone3
+	T("priv filter clone3 ENOSYS", syscall(SYS_clone3, NULL, 0) == -1 &&
+	    errno == ENOSYS);
+#endif
+	T("priv filter setns EPERM", eperm(setns(0, CLONE_NEWUSER)));
+	T("priv filter plain unshare still allowed", unshare(0) == 0);
 	T("priv filter in-range setresuid allowed", in_grandchild(to_uid_b) == 0);
 	T("priv filter x32 SIGSYS", in_grandchild(x32_getpid) == SIGSYS);
 	T("priv filter i386 int 0x80 SIGSYS", in_grandchild(i386_getpid) == SIGSYS);
@@ -408,7 +437,7 @@ sc_stage2(void)
 	char expect[512];
 
 	priv_trace_on = 1;
-	if (priv_master(&cfg) < 0 || priv_stage1(&cfg) < 0) {
+	if (priv_master(&cfg) < 0 || priv_monitor(&cfg) < 0) {
 		T("priv stage2 setup", 0);
 		return;
 	}
@@ -446,7 +475,7 @@ sc_no_new_privs_off(void)
 	struct priv_ident id;
 	int before = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
 
-	if (priv_master(&cfg) < 0 || priv_stage1(&cfg) < 0) {
+	if (priv_master(&cfg) < 0 || priv_monitor(&cfg) < 0) {
 		T("priv nnp-off setup", 0);
 		return;
 	}
@@ -463,7 +492,7 @@ sc_out_of_range(void)
 {
 	struct priv_ident id;
 
-	if (priv_master(&cfg) < 0 || priv_stage1(&cfg) < 0) {
+	if (priv_master(&cfg) < 0 || priv_monitor(&cfg) < 0) {
 		T("priv range setup", 0);
 		return;
 	}
@@ -472,20 +501,20 @@ sc_out_of_range(void)
 	priv_ident_vhost(&id, &vh[0]);
 	id.gid = 70000;
 	T("priv range gid 70000 refused", priv_stage2(&id) == -1);
-	T("priv range gid refused left stage 1 gid", ids4_are("Gid", UID_USER));
+	T("priv range gid refused left the monitor's gid", ids4_are("Gid", 0));
 	priv_ident_vhost(&id, &vh[0]);
 	id.uid = 70000;
 	loglen = 0;
 	T("priv range uid 70000 refused", priv_stage2(&id) == -1);
 	T("priv range uid log names setresuid",
 	    strstr(logbuf, "setresuid(70000): Operation not permitted") != NULL);
-	T("priv range uid refused left stage 1 uid", ids4_are("Uid", UID_USER));
+	T("priv range uid refused left the monitor's uid", ids4_are("Uid", 0));
 	id.uid = 5;
 	T("priv range uid 5 refused", priv_stage2(&id) == -1);
 	priv_ident_vhost(&id, &vh[0]);
 	id.uid = 0;
 	T("priv range uid 0 refused", priv_stage2(&id) == -1);
-	T("priv range still uid 61000", ids4_are("Uid", UID_USER));
+	T("priv range still uid 0", ids4_are("Uid", 0));
 }
 
 static void
@@ -501,12 +530,12 @@ sc_nice_and_limits(void)
 	vh[0].limit[1].resource = RLIMIT_CPU;
 	vh[0].limit[1].value = 50;
 	vh[0].nlimit = 2;
-	if (priv_master(&cfg) < 0 || priv_stage1(&cfg) < 0) {
+	if (priv_master(&cfg) < 0 || priv_monitor(&cfg) < 0) {
 		T("priv nice setup", 0);
 		return;
 	}
-	T("priv nice stage1 keeps sys_nice",
-	    mask_is("CapPrm", STAGE1_CAPS | CAPBIT(CAP_SYS_NICE)));
+	T("priv nice monitor keeps sys_nice",
+	    mask_is("CapPrm", MONITOR_CAPS | CAPBIT(CAP_SYS_NICE)));
 	priv_ident_vhost(&id, &vh[0]);
 	T("priv nice stage2 returns 0", priv_stage2(&id) == 0);
 	errno = 0;
@@ -529,7 +558,7 @@ sc_limit_too_high(void)
 	vh[0].limit[0].resource = RLIMIT_NOFILE;
 	vh[0].limit[0].value = rl.rlim_max + 1000;  /* raising: needs a cap */
 	vh[0].nlimit = 1;
-	if (priv_master(&cfg) < 0 || priv_stage1(&cfg) < 0) {
+	if (priv_master(&cfg) < 0 || priv_monitor(&cfg) < 0) {
 		T("priv limit setup", 0);
 		return;
 	}
@@ -556,17 +585,19 @@ sc_missing_setuid(void)
 	T("priv master says which cap", strstr(logbuf, "cap_setuid") != NULL);
 }
 
-/* Stage 1 relies on what the master did and read back (the filter, the
- * empty bounding set, keepcaps, the groups): without priv_master in this
- * process it must refuse, still uid 0, not go on. */
+/* The monitor relies on what the master did and read back (the filter,
+ * the empty bounding set, keepcaps, the groups): without priv_master in
+ * this process it must refuse, with every capability still there. */
 static void
-sc_stage1_without_master(void)
+sc_monitor_without_master(void)
 {
+	unsigned long long prm = proc_mask("CapPrm");
+
 	loglen = 0;
-	T("priv stage1 without the master's step fails", priv_stage1(&cfg) == -1);
-	T("priv stage1 without the master says why",
+	T("priv monitor without the master's step fails", priv_monitor(&cfg) == -1);
+	T("priv monitor without the master says why",
 	    strstr(logbuf, "steps done by the master") != NULL);
-	T("priv stage1 refused before any id change", ids4_are("Uid", 0));
+	T("priv monitor refused before any step", mask_is("CapPrm", prm));
 }
 
 static void
@@ -581,6 +612,111 @@ sc_root_admitted(void)
 	T("priv master refuses group 0", priv_master(&cfg) == -1);
 	T("priv master refusals installed no filter",
 	    mode != 0 || prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 0);
+}
+
+/* ---- The gatekeeper, as code that a parser or BearSSL bug let run in it
+ * would find it: master, monitor and gatekeeper steps in one line of
+ * processes, then every attack that broke the old stage 1. */
+
+static pid_t monitor_pid;
+
+static int
+err_is(long r, int e)
+{
+	return r == -1 && errno == e;
+}
+
+static void
+gatekeeper_attacks(void)
+{
+	gid_t zero = 0;
+	struct { uint64_t flags, pidfd, child_tid, parent_tid, exit_signal,
+		stack, stack_size, tls; } ca = { CLONE_NEWUSER, 0, 0, 0, SIGCHLD,
+		0, 0, 0 };
+	char *argv[] = { "true", NULL };
+
+	T("priv gatekeeper returns 0", priv_gatekeeper(&cfg) == 0);
+	/* What broke stage 1 when it held CAP_SETUID and CAP_SETGID. */
+	T("priv gatekeeper setgroups({0}) EPERM",
+	    err_is(syscall(SYS_setgroups, 1, &zero), EPERM));
+	T("priv gatekeeper setresuid(vhost) EPERM",
+	    err_is(syscall(SYS_setresuid, UID_A, UID_A, UID_A), EPERM));
+	T("priv gatekeeper setresgid(vhost) EPERM",
+	    err_is(syscall(SYS_setresgid, UID_A, UID_A, UID_A), EPERM));
+	T("priv gatekeeper setuid(0) EPERM", err_is(syscall(SYS_setuid, 0), EPERM));
+	T("priv gatekeeper unshare(CLONE_NEWUSER) EPERM",
+	    err_is(syscall(SYS_unshare, CLONE_NEWUSER), EPERM));
+	T("priv gatekeeper clone(CLONE_NEWUSER) EPERM",
+	    err_is(syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0), EPERM));
+#ifdef SYS_clone3
+	T("priv gatekeeper clone3(CLONE_NEWUSER) refused",
+	    syscall(SYS_clone3, &ca, sizeof(ca)) == -1);
+#else
+	(void)ca;
+#endif
+	T("priv gatekeeper setns EPERM", err_is(syscall(SYS_setns, 0, 0), EPERM));
+	/* And what the allow-list takes away besides. */
+	T("priv gatekeeper fork EPERM", err_is(syscall(SYS_clone, SIGCHLD, 0, 0,
+	    0, 0), EPERM));
+	T("priv gatekeeper open /etc/shadow EPERM",
+	    err_is(syscall(SYS_openat, AT_FDCWD, "/etc/shadow", O_RDONLY), EPERM));
+	T("priv gatekeeper socket EPERM",
+	    err_is(syscall(SYS_socket, AF_INET, SOCK_STREAM, 0), EPERM));
+	T("priv gatekeeper kill(monitor, SIGSTOP) EPERM",
+	    err_is(syscall(SYS_kill, monitor_pid, SIGSTOP), EPERM));
+	T("priv gatekeeper ptrace(monitor) EPERM",
+	    err_is(syscall(SYS_ptrace, PTRACE_ATTACH, monitor_pid, 0, 0), EPERM));
+	T("priv gatekeeper execve EPERM",
+	    err_is(syscall(SYS_execve, "/bin/true", argv, NULL), EPERM));
+	T("priv gatekeeper signal to itself allowed",
+	    syscall(SYS_kill, getpid(), 0) == 0);
+}
+
+static void
+sc_gatekeeper(void)
+{
+	int st, ready[2], go[2];
+	char c = 0;
+	pid_t pid;
+
+	if (priv_master(&cfg) < 0 || priv_monitor(&cfg) < 0 ||
+	    pipe(ready) < 0 || pipe(go) < 0) {
+		T("priv gatekeeper setup", 0);
+		return;
+	}
+	monitor_pid = getpid();
+	if ((pid = fork()) == 0) {
+		/* The gatekeeper cannot open its own /proc files any more:
+		 * it waits while the monitor reads them. */
+		close(go[1]);
+		gatekeeper_attacks();
+		if (write(ready[1], "x", 1) != 1 || read(go[0], &c, 1) < 0)
+			_exit(2);
+		_exit(0);
+	}
+	T("priv gatekeeper reached its state", pid > 0 &&
+	    read(ready[0], &c, 1) == 1);
+	status_pid = pid;
+	T("priv gatekeeper Uid", ids4_are("Uid", UID_USER));
+	T("priv gatekeeper Gid", ids4_are("Gid", UID_USER));
+	T("priv gatekeeper Groups", groups_are((gid_t[]){ UID_USER }, 1));
+	T("priv gatekeeper CapPrm 0", mask_is("CapPrm", 0));
+	T("priv gatekeeper CapEff 0", mask_is("CapEff", 0));
+	T("priv gatekeeper CapInh 0", mask_is("CapInh", 0));
+	T("priv gatekeeper CapBnd 0", mask_is("CapBnd", 0));
+	T("priv gatekeeper CapAmb 0", mask_is("CapAmb", 0));
+	T("priv gatekeeper NoNewPrivs 1", status_is("NoNewPrivs", "1"));
+	T("priv gatekeeper Seccomp 2", status_is("Seccomp", "2"));
+	T("priv gatekeeper two filters", status_is("Seccomp_filters", "2"));
+	status_pid = 0;
+	close(go[1]);
+	T("priv gatekeeper ran", pid > 0 && waitpid(pid, &st, 0) == pid &&
+	    WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	T("priv gatekeeper left the monitor running",
+	    status_field("State", (char[64]){ 0 }, 64) &&
+	    !status_is("State", "T (stopped)"));
+	T("priv gatekeeper left the monitor as it was",
+	    ids4_are("Uid", 0) && mask_is("CapPrm", MONITOR_CAPS));
 }
 
 static void
@@ -617,8 +753,9 @@ main(void)
 	}
 	config_setup();
 	ident_same();
-	scenario("priv stage1-without-master", sc_stage1_without_master);
-	scenario("priv master+stage1", sc_master_and_stage1);
+	scenario("priv monitor-without-master", sc_monitor_without_master);
+	scenario("priv master+monitor", sc_master_and_monitor);
+	scenario("priv gatekeeper", sc_gatekeeper);
 	scenario("priv stage2", sc_stage2);
 	scenario("priv nnp-off", sc_no_new_privs_off);
 	scenario("priv out-of-range", sc_out_of_range);

@@ -11,8 +11,14 @@
 #include "unit.h"
 #include "vhost.h"
 
-#define G  "user #61000\ngroup #61000\n"
-#define V  "vhost a.test\nroot /srv/a\n"
+/* The global section every config needs: the gatekeeper's identity,
+ * outside the ranges vhosts may take. */
+#define GU "user #61000\ngroup #61000\n"
+#define R  "uid-range 61001 61999\ngid-range 61001 61999\n"
+#define G  GU R
+/* A vhost with its own identity, and one whose identity the test gives. */
+#define V  "vhost a.test\nroot /srv/a\nuser #61001\ngroup #61001\n"
+#define VN "vhost a.test\nroot /srv/a\n"
 
 static char err[512];
 
@@ -84,13 +90,13 @@ test_lexer(void)
 
 	CHECK("lex comments", loads(&cfg,
 	    "# a comment\n\n   \t\n" G "vhost a.test   # trailing\n"
-	    "root /srv/a#not-a-comment\n") &&
+	    "root /srv/a#not-a-comment\nuser #61001 # its own\ngroup #61001\n") &&
 	    strcmp(cfg.vhosts[0].root, "/srv/a#not-a-comment") == 0 &&
 	    cfg.uid == 61000);
 	config_free(&cfg);
 
 	CHECK("lex #id with comment", loads(&cfg,
-	    "user #61000 # the test user\ngroup #61000\n" V) &&
+	    "user #61000 # the test user\ngroup #61000\n" R V) &&
 	    cfg.uid == 61000 && cfg.gid == 61000);
 	config_free(&cfg);
 
@@ -101,17 +107,19 @@ test_lexer(void)
 	config_free(&cfg);
 
 	CHECK("lex quoted path with blank", loads(&cfg, G
-	    "vhost a.test\nroot \"/srv/my site\"\n") &&
+	    "vhost a.test\nroot \"/srv/my site\"\nuser #61001\ngroup #61001\n") &&
 	    strcmp(cfg.vhosts[0].root, "/srv/my site") == 0);
 	config_free(&cfg);
 
 	CHECK("lex CRLF", loads(&cfg,
-	    "user #61000\r\ngroup #61000\r\nvhost a.test\r\nroot /srv/a\r\n") &&
+	    "user #61000\r\ngroup #61000\r\nuid-range 61001 61999\r\n"
+	    "gid-range 61001 61999\r\nvhost a.test\r\nroot /srv/a\r\n"
+	    "user #61001\r\ngroup #61001\r\n") &&
 	    strcmp(cfg.vhosts[0].root, "/srv/a") == 0);
 	config_free(&cfg);
 	CHECK("lex CRLF error line", fails("user #61000\r\ngroup #61000\r\nrot x\r\n",
 	    "itkd.conf:3: unknown directive 'rot'"));
-	CHECK("lex no final newline", loads(&cfg, G "vhost a.test\nroot /srv/a") &&
+	CHECK("lex no final newline", loads(&cfg, G "vhost a.test\nuser #61001\ngroup #61001\nroot /srv/a") &&
 	    strcmp(cfg.vhosts[0].root, "/srv/a") == 0);
 	config_free(&cfg);
 	CHECK("lex BOM", loads(&cfg, "\xef\xbb\xbf" G V));
@@ -123,16 +131,16 @@ test_lexer(void)
 
 		CHECK("lex NUL byte", config_load_buf(&c2, "itkd.conf", nul,
 		    sizeof nul - 1, err, sizeof err) < 0 &&
-		    strcmp(err, "itkd.conf:3: NUL byte") == 0 && empty(&c2));
+		    strcmp(err, "itkd.conf:5: NUL byte") == 0 && empty(&c2));
 	}
 	CHECK("lex unterminated quote", fails(G "vhost a.test\nroot \"/srv/a\n",
-	    "itkd.conf:4: unterminated quote"));
+	    "itkd.conf:6: unterminated quote"));
 	CHECK("lex bad escape", fails(G V "header X-A \"a\\nb\"\n",
-	    "itkd.conf:5: bad escape in quotes: only \\\" and \\\\"));
+	    "itkd.conf:9: bad escape in quotes: only \\\" and \\\\"));
 	CHECK("lex control char", fails(G V "index a\033b\n",
-	    "itkd.conf:5: control character 0x1b"));
+	    "itkd.conf:9: control character 0x1b"));
 	CHECK("lex lone CR", fails(G "vhost a.test\rroot /srv/a\n",
-	    "itkd.conf:3: control character 0x0d"));
+	    "itkd.conf:5: control character 0x0d"));
 }
 
 static void
@@ -140,30 +148,30 @@ test_errors(void)
 {
 	CHECK("err unknown directive line 12", fails(
 	    "# 1\n# 2\n" G "# 5\n\n\nvhost a.test\n# 9\nroot /srv/a\n\nrot /x\n",
-	    "itkd.conf:12: unknown directive 'rot'"));
+	    "itkd.conf:14: unknown directive 'rot'"));
 	CHECK("err vhost directive in global",
-	    fails(G "root /srv/a\n" V, "itkd.conf:3: 'root' is a vhost "
+	    fails(G "root /srv/a\n" V, "itkd.conf:5: 'root' is a vhost "
 	    "directive: it belongs after a 'vhost' line"));
 	CHECK("err global directive in vhost",
-	    fails(G V "listen 80\n", "itkd.conf:5: 'listen' is a global "
+	    fails(G V "listen 80\n", "itkd.conf:9: 'listen' is a global "
 	    "directive: it belongs before the first vhost"));
 	CHECK("err not a number", fails(G "\n\n\n\nmax-clients 12x\n" V,
-	    "itkd.conf:7: max-clients: '12x' is not a number"));
+	    "itkd.conf:9: max-clients: '12x' is not a number"));
 	CHECK("err sign refused", fails(G "timeout -1\n" V,
-	    "itkd.conf:3: timeout: '-1' is not a number"));
+	    "itkd.conf:5: timeout: '-1' is not a number"));
 	CHECK("err plus refused", fails(G "timeout +1\n" V,
-	    "itkd.conf:3: timeout: '+1' is not a number"));
+	    "itkd.conf:5: timeout: '+1' is not a number"));
 	CHECK("err overflow", fails(G "keepalive-requests 99999999999999999999999\n" V,
-	    "itkd.conf:3: keepalive-requests: '99999999999999999999999' must "
+	    "itkd.conf:5: keepalive-requests: '99999999999999999999999' must "
 	    "be between 1 and 1000000"));
 	CHECK("err empty number", fails(G "timeout \"\"\n" V,
-	    "itkd.conf:3: timeout: '' is not a number"));
+	    "itkd.conf:5: timeout: '' is not a number"));
 	CHECK("err usage", fails(G "timeout 1 2\n" V,
-	    "itkd.conf:3: usage: timeout SECONDS"));
+	    "itkd.conf:5: usage: timeout SECONDS"));
 	CHECK("err given twice", fails(G "timeout 1\ntimeout 2\n" V,
-	    "itkd.conf:4: 'timeout' given twice (first on line 3)"));
+	    "itkd.conf:6: 'timeout' given twice (first on line 5)"));
 	CHECK("err twice in vhost", fails(G V "root /srv/b\n",
-	    "itkd.conf:5: 'root' given twice (first on line 4)"));
+	    "itkd.conf:9: 'root' given twice (first on line 6)"));
 	CHECK("err no user", fails("group #61000\n" V,
 	    "itkd.conf:2: no global 'user': itkd will not guess whom to run as "
 	    "(user NAME or #UID before the first vhost)"));
@@ -173,14 +181,14 @@ test_errors(void)
 	CHECK("err no vhost", fails(G, "itkd.conf: no vhost: at least one "
 	    "'vhost' section is needed"));
 	CHECK("err no root", fails(G "vhost a.test\nvhost b.test\nroot /srv/b\n",
-	    "itkd.conf:3: vhost 'a.test' has no root"));
+	    "itkd.conf:5: vhost 'a.test' has no root"));
 	CHECK("err no root last", fails(G V "vhost b.test\n",
-	    "itkd.conf:5: vhost 'b.test' has no root"));
+	    "itkd.conf:9: vhost 'b.test' has no root"));
 	CHECK("err group needed", fails("user #61000\n" V,
 	    "itkd.conf:1: user #61000: group needed (a numeric user has no "
 	    "primary group)"));
-	CHECK("err vhost group needed", fails(G V "user #61001\n",
-	    "itkd.conf:5: user #id: group needed (only a user name brings a "
+	CHECK("err vhost group needed", fails(G VN "user #61001\n",
+	    "itkd.conf:7: user #id: group needed (only a user name brings a "
 	    "primary group)"));
 	CHECK("err too many words", fails_with(G V "index"
 	    " a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a"
@@ -199,34 +207,52 @@ test_identity(void)
 	    "itkd.conf:1: user: 'root' is uid 0: itkd never runs as root"));
 	CHECK("id #0 refused", fails("user #0\ngroup #1\n" V,
 	    "itkd.conf:1: user: uid 0 is refused: itkd never runs as root"));
-	CHECK("id vhost #0 refused", fails(G V "user #0\n",
-	    "itkd.conf:5: user: uid 0 is refused: itkd never runs as root"));
+	CHECK("id vhost #0 refused", fails(G VN "user #0\n",
+	    "itkd.conf:7: user: uid 0 is refused: itkd never runs as root"));
 	CHECK("id group #0 refused", fails("user #61000\ngroup #0\n" V,
 	    "itkd.conf:2: group: group 0 ('#0') is refused"));
-	CHECK("id group root refused", fails(G V "group root\n",
-	    "itkd.conf:5: group: group 0 ('root') is refused"));
-	CHECK("id groups #0 refused", fails(G V "groups #61001 #0\n",
-	    "itkd.conf:5: groups: group 0 ('#0') is refused"));
+	CHECK("id group root refused", fails(G VN "group root\n",
+	    "itkd.conf:7: group: group 0 ('root') is refused"));
+	CHECK("id groups #0 refused", fails(G VN "groups #61001 #0\n",
+	    "itkd.conf:7: groups: group 0 ('#0') is refused"));
 	CHECK("id no such user", fails("user no-such-user-itkd\n" V,
 	    "itkd.conf:1: user: no such user 'no-such-user-itkd'"));
-	CHECK("id no such group", fails(G V "group no-such-group-itkd\n",
-	    "itkd.conf:5: group: no such group 'no-such-group-itkd'"));
+	CHECK("id no such group", fails(G VN "group no-such-group-itkd\n",
+	    "itkd.conf:7: group: no such group 'no-such-group-itkd'"));
 	CHECK("id uid -1 refused", fails("user #4294967295\n" V,
 	    "itkd.conf:1: user: '4294967295' must be between 0 and 4294967294"));
 	CHECK("id global owner refused", fails("user owner\n" V,
 	    "itkd.conf:1: user: 'owner' is only for vhosts"));
 
-	CHECK("id vhost inherits global", loads(&cfg, G V) &&
-	    cfg.vhosts[0].uid == 61000 && cfg.vhosts[0].gid == 61000 &&
-	    cfg.vhosts[0].ngroups == 1 && cfg.vhosts[0].groups[0] == 61000 &&
-	    cfg.vhosts[0].user_name == NULL && cfg.user_name == NULL);
-	config_free(&cfg);
-	CHECK("id vhost numeric", loads(&cfg, G V "user #61001\ngroup #61002\n") &&
+	CHECK("id vhost without user refused", fails(G VN,
+	    "itkd.conf:5: vhost 'a.test' has no 'user': a vhost never runs as "
+	    "the global user"));
+	CHECK("id vhost as the global user refused", fails(G VN
+	    "user #61000\ngroup #61001\n",
+	    "itkd.conf:7: vhost 'a.test': uid 61000 is outside uid-range "
+	    "61001-61999"));
+	CHECK("id no uid-range refused", fails(GU V,
+	    "itkd.conf:3: no 'uid-range': the ids vhosts may run as must be "
+	    "given (e.g. uid-range 1000 60000), before the first vhost"));
+	CHECK("id no gid-range refused", fails(GU "uid-range 61001 61999\n" V,
+	    "itkd.conf:4: no 'gid-range': the ids vhosts may run as must be "
+	    "given (e.g. uid-range 1000 60000), before the first vhost"));
+	CHECK("id global user inside uid-range refused", fails(
+	    "user #61000\ngroup #61000\nuid-range 60000 61999\n"
+	    "gid-range 61001 61999\n" V,
+	    "itkd.conf:1: user: uid 61000 is inside uid-range 60000-61999: the "
+	    "global user must be no vhost's"));
+	CHECK("id global group inside gid-range refused", fails(
+	    "user #61000\ngroup #61000\nuid-range 61001 61999\n"
+	    "gid-range 1 4294967294\n" V,
+	    "itkd.conf:2: group: gid 61000 is inside gid-range 1-4294967294: the "
+	    "global group must be no vhost's"));
+	CHECK("id vhost numeric", loads(&cfg, G VN "user #61001\ngroup #61002\n") &&
 	    cfg.vhosts[0].uid == 61001 && cfg.vhosts[0].gid == 61002 &&
 	    cfg.vhosts[0].ngroups == 1 && cfg.vhosts[0].groups[0] == 61002 &&
 	    !cfg.vhosts[0].uid_owner);
 	config_free(&cfg);
-	CHECK("id groups explicit, deduplicated", loads(&cfg, G V
+	CHECK("id groups explicit, deduplicated", loads(&cfg, G VN
 	    "user #61001\ngroup #61002\ngroups #61005 #61006 #61005\n") &&
 	    cfg.vhosts[0].ngroups == 2 && cfg.vhosts[0].groups[0] == 61005 &&
 	    cfg.vhosts[0].groups[1] == 61006);
@@ -238,30 +264,31 @@ test_identity(void)
 			    " #%d", 62000 + i);
 		strcat(text, "\n");
 		CHECK("id 65 groups refused", fails(text,
-		    "itkd.conf:5: groups: at most 64 groups"));
+		    "itkd.conf:9: groups: at most 64 groups"));
 	}
 
-	CHECK("id uid-range zero", fails("uid-range 0 100\n" G V,
+	CHECK("id uid-range zero", fails("uid-range 0 100\n" GU V,
 	    "itkd.conf:1: uid-range: 0 is never allowed"));
-	CHECK("id uid-range reversed", fails("uid-range 100 10\n" G V,
+	CHECK("id uid-range reversed", fails("uid-range 100 10\n" GU V,
 	    "itkd.conf:1: uid-range: 100 is above 10"));
 	CHECK("id global user outside range ok", loads(&cfg,
-	    "uid-range 1000 2000\ngid-range 1000 2000\n" G V
+	    "uid-range 1000 2000\ngid-range 1000 2000\n" GU VN
 	    "user #1500\ngroup #1600\n") && cfg.uid == 61000 &&
 	    cfg.uid_min == 1000 && cfg.gid_max == 2000 &&
 	    cfg.vhosts[0].uid == 1500);
 	config_free(&cfg);
 	CHECK("id vhost uid outside range", fails(
-	    "uid-range 1000 2000\n" G V "user #2001\ngroup #1500\n",
-	    "itkd.conf:6: vhost 'a.test': uid 2001 is outside uid-range 1000-2000"));
-	CHECK("id inherited uid outside range", fails("uid-range 1000 2000\n" G V,
-	    "itkd.conf:4: vhost 'a.test': uid 61000 is outside uid-range 1000-2000"));
+	    "uid-range 1000 2000\ngid-range 1000 2000\n" GU VN
+	    "user #2001\ngroup #1500\n",
+	    "itkd.conf:7: vhost 'a.test': uid 2001 is outside uid-range 1000-2000"));
 	CHECK("id gid outside range", fails(
-	    "gid-range 1000 2000\n" G V "group #999\n",
-	    "itkd.conf:6: vhost 'a.test': gid 999 is outside gid-range 1000-2000"));
+	    "uid-range 1000 2000\ngid-range 1000 2000\n" GU VN
+	    "user #1500\ngroup #999\n",
+	    "itkd.conf:8: vhost 'a.test': gid 999 is outside gid-range 1000-2000"));
 	CHECK("id supplementary outside range", fails(
-	    "gid-range 1000 2000\n" G V "group #1000\ngroups #1000 #3000\n",
-	    "itkd.conf:7: vhost 'a.test': gid 3000 is outside gid-range 1000-2000"));
+	    "uid-range 1000 2000\ngid-range 1000 2000\n" GU VN
+	    "user #1500\ngroup #1000\ngroups #1000 #3000\n",
+	    "itkd.conf:9: vhost 'a.test': gid 3000 is outside gid-range 1000-2000"));
 
 	pw = getpwnam("nobody");
 	if (pw == NULL || pw->pw_uid == 0 || pw->pw_gid == 0) {
@@ -270,15 +297,18 @@ test_identity(void)
 		uid_t uid = pw->pw_uid;
 		gid_t gid = pw->pw_gid;
 
-		CHECK("id user by name", loads(&cfg, "user nobody\n" V) &&
+		CHECK("id user by name", loads(&cfg, "user nobody\n" R V) &&
 		    cfg.uid == uid && cfg.gid == gid &&
 		    cfg.user_name && strcmp(cfg.user_name, "nobody") == 0 &&
-		    cfg.vhosts[0].uid == uid && cfg.vhosts[0].user_name &&
+		    cfg.vhosts[0].uid == 61001);
+		config_free(&cfg);
+		CHECK("id vhost user by name", loads(&cfg, GU
+		    "uid-range 62000 65534\ngid-range 62000 65534\n" VN
+		    "user nobody\n") &&
+		    cfg.vhosts[0].uid == uid && cfg.vhosts[0].gid == gid &&
+		    cfg.vhosts[0].user_name &&
 		    strcmp(cfg.vhosts[0].user_name, "nobody") == 0 &&
 		    cfg.vhosts[0].ngroups >= 1);
-		config_free(&cfg);
-		CHECK("id vhost user by name", loads(&cfg, G V "user nobody\n") &&
-		    cfg.vhosts[0].uid == uid && cfg.vhosts[0].gid == gid);
 		config_free(&cfg);
 	}
 }
@@ -294,16 +324,16 @@ test_owner(void)
 
 	if (stat("/", &st) == 0 && st.st_uid == 0)
 		CHECK("owner root-owned refused", fails(G "vhost a.test\nroot /\n"
-		    "user owner\ngroup owner\n", "itkd.conf:5: user owner: root "
+		    "user owner\ngroup owner\n", "itkd.conf:7: user owner: root "
 		    "'/' is owned by uid 0: itkd never runs a vhost as root"));
 	else
 		printf("skip owner root-owned refused: / is not owned by uid 0\n");
 	CHECK("owner missing root", fails(G "vhost a.test\n"
 	    "root /nonexistent-itkd-xyz\nuser owner\ngroup owner\n",
-	    "itkd.conf:5: owner: cannot stat root '/nonexistent-itkd-xyz': "
+	    "itkd.conf:7: owner: cannot stat root '/nonexistent-itkd-xyz': "
 	    "No such file or directory"));
-	CHECK("owner needs group", fails(G V "user owner\n",
-	    "itkd.conf:5: user owner: group needed (only a user name brings a "
+	CHECK("owner needs group", fails(G VN "user owner\n",
+	    "itkd.conf:7: user owner: group needed (only a user name brings a "
 	    "primary group)"));
 	if (geteuid() != 0) {
 		printf("skip owner resolution: needs root to chown\n");
@@ -327,10 +357,12 @@ test_owner(void)
 	    cfg.vhosts[0].uid == 61001 && cfg.vhosts[0].gid == 61003 &&
 	    !cfg.vhosts[0].gid_owner);
 	config_free(&cfg);
-	snprintf(text, sizeof text, "uid-range 1 61000\n" G "vhost a.test\n"
+	snprintf(text, sizeof text, GU "uid-range 61002 61999\n"
+	    "gid-range 61001 61999\nvhost a.test\n"
 	    "root %s\nuser owner\ngroup owner\n", dir);
 	CHECK("owner outside range", fails_with(text,
-	    "itkd.conf:6: vhost 'a.test': uid 61001 is outside uid-range 1-61000"));
+	    "itkd.conf:7: vhost 'a.test': uid 61001 is outside uid-range "
+	    "61002-61999"));
 	rmdir(dir);
 }
 
@@ -342,8 +374,8 @@ test_global(void)
 	const struct sockaddr_in6 *s6;
 
 	CHECK("defaults", loads(&cfg, G V) &&
-	    cfg.uid_min == 1 && cfg.uid_max == 4294967294u &&
-	    cfg.gid_min == 1 && cfg.gid_max == 4294967294u &&
+	    cfg.uid_min == 61001 && cfg.uid_max == 61999 &&
+	    cfg.gid_min == 61001 && cfg.gid_max == 61999 &&
 	    cfg.max_clients == 256 && cfg.max_clients_per_ip == 0 &&
 	    cfg.timeout == 10 && cfg.keepalive_timeout == 5 &&
 	    cfg.keepalive_requests == 100 && cfg.tls_session_cache == 1024 &&
@@ -358,7 +390,7 @@ test_global(void)
 	    !cfg.vhosts[0].has_nice && cfg.vhosts[0].access_log == NULL &&
 	    cfg.vhosts[0].userdir == NULL && cfg.vhosts[0].tls_cert == NULL &&
 	    cfg.vhosts[0].ncgi == 0 && cfg.vhosts[0].nlimit == 0 &&
-	    cfg.vhosts[0].pos == 0 && cfg.vhosts[0].line == 3);
+	    cfg.vhosts[0].pos == 0 && cfg.vhosts[0].line == 5);
 	config_free(&cfg);
 
 	CHECK("global numbers", loads(&cfg, G "max-clients 10\n"
@@ -374,13 +406,13 @@ test_global(void)
 	    strcmp(cfg.mime_types, "/etc/mime.types") == 0);
 	config_free(&cfg);
 	CHECK("global max-clients 0", fails(G "max-clients 0\n" V,
-	    "itkd.conf:3: max-clients: '0' must be between 1 and 65536"));
+	    "itkd.conf:5: max-clients: '0' must be between 1 and 65536"));
 	CHECK("global access-log relative", fails(G "access-log log.txt\n" V,
-	    "itkd.conf:3: access-log: 'log.txt' is not an absolute path, syslog, stderr or off"));
+	    "itkd.conf:5: access-log: 'log.txt' is not an absolute path, syslog, stderr or off"));
 	CHECK("global error-log bad", fails(G "error-log off\n" V,
-	    "itkd.conf:3: error-log: 'off' is not an absolute path, syslog or stderr"));
+	    "itkd.conf:5: error-log: 'off' is not an absolute path, syslog or stderr"));
 	CHECK("global mime-types relative", fails(G "mime-types mime.types\n" V,
-	    "itkd.conf:3: mime-types: 'mime.types' is not an absolute path"));
+	    "itkd.conf:5: mime-types: 'mime.types' is not an absolute path"));
 
 	CHECK("listen forms", loads(&cfg, G "listen 8080\nlisten 127.0.0.1:8443 tls\n"
 	    "listen [::1]:8080\nlisten *:81\n" V) && cfg.nlisten == 4);
@@ -388,7 +420,7 @@ test_global(void)
 	CHECK("listen bare port", s4->sin_family == AF_INET &&
 	    s4->sin_addr.s_addr == htonl(INADDR_ANY) && s4->sin_port == htons(8080) &&
 	    cfg.listen[0].sslen == sizeof *s4 && !cfg.listen[0].tls &&
-	    strcmp(cfg.listen[0].text, "8080") == 0 && cfg.listen[0].line == 3);
+	    strcmp(cfg.listen[0].text, "8080") == 0 && cfg.listen[0].line == 5);
 	s4 = (const struct sockaddr_in *)&cfg.listen[1].ss;
 	CHECK("listen v4 tls", s4->sin_addr.s_addr == htonl(INADDR_LOOPBACK) &&
 	    s4->sin_port == htons(8443) && cfg.listen[1].tls);
@@ -401,22 +433,22 @@ test_global(void)
 	    s4->sin_addr.s_addr == htonl(INADDR_ANY) && s4->sin_port == htons(81));
 	config_free(&cfg);
 	CHECK("listen port 0", fails(G "listen 0\n" V,
-	    "itkd.conf:3: listen: '0' must be between 1 and 65535"));
+	    "itkd.conf:5: listen: '0' must be between 1 and 65535"));
 	CHECK("listen port 65536", fails(G "listen 127.0.0.1:65536\n" V,
-	    "itkd.conf:3: listen: '65536' must be between 1 and 65535"));
+	    "itkd.conf:5: listen: '65536' must be between 1 and 65535"));
 	CHECK("listen bad v4", fails(G "listen 1.2.3:80\n" V,
-	    "itkd.conf:3: listen: '1.2.3' is not an IPv4 address (write IPv6 as "
+	    "itkd.conf:5: listen: '1.2.3' is not an IPv4 address (write IPv6 as "
 	    "[ADDR]:PORT)"));
 	CHECK("listen unbracketed v6", fails_with(G "listen ::1:80\n" V,
 	    "is not an IPv4 address"));
 	CHECK("listen bad bracket", fails(G "listen [::1]80\n" V,
-	    "itkd.conf:3: listen: '[::1]80' is not [ADDR]:PORT"));
+	    "itkd.conf:5: listen: '[::1]80' is not [ADDR]:PORT"));
 	CHECK("listen not tls", fails(G "listen 80 ssl\n" V,
-	    "itkd.conf:3: listen: 'ssl' is not 'tls'"));
+	    "itkd.conf:5: listen: 'ssl' is not 'tls'"));
 	CHECK("listen duplicate", fails(G "listen 80\nlisten *:80\n" V,
-	    "itkd.conf:4: listen: '*:80' is already on line 3"));
+	    "itkd.conf:6: listen: '*:80' is already on line 5"));
 	CHECK("listen overlap", fails(G "listen 80\nlisten 127.0.0.1:80\n" V,
-	    "itkd.conf:4: listen: '127.0.0.1:80' overlaps '80' on line 3"));
+	    "itkd.conf:6: listen: '127.0.0.1:80' overlaps '80' on line 5"));
 	CHECK("listen v4 and v6 same port", loads(&cfg,
 	    G "listen 80\nlisten [::]:80\n" V) && cfg.nlisten == 2);
 	config_free(&cfg);
@@ -425,9 +457,9 @@ test_global(void)
 	    cfg.tls_versions == (TLS_V12 | TLS_V10));
 	config_free(&cfg);
 	CHECK("tls-versions bad", fails(G "tls-versions 1.3\n" V,
-	    "itkd.conf:3: tls-versions: '1.3' is not 1.2, 1.1 or 1.0"));
+	    "itkd.conf:5: tls-versions: '1.3' is not 1.2, 1.1 or 1.0"));
 	CHECK("tls-versions none", fails(G "tls-versions\n" V,
-	    "itkd.conf:3: usage: tls-versions 1.2 [1.1 1.0]"));
+	    "itkd.conf:5: usage: tls-versions 1.2 [1.1 1.0]"));
 
 	CHECK("trusted-proxy", loads(&cfg, G "trusted-proxy 10.0.0.0/8\n"
 	    "trusted-proxy 127.0.0.1\ntrusted-proxy 2001:db8::/32\n"
@@ -438,11 +470,11 @@ test_global(void)
 	    cfg.proxy[3].prefix == 128 && cfg.proxy[3].addr[15] == 1);
 	config_free(&cfg);
 	CHECK("trusted-proxy host bits", fails(G "trusted-proxy 10.0.0.1/8\n" V,
-	    "itkd.conf:3: trusted-proxy: '10.0.0.1/8' has bits set past /8"));
+	    "itkd.conf:5: trusted-proxy: '10.0.0.1/8' has bits set past /8"));
 	CHECK("trusted-proxy prefix too long", fails(G "trusted-proxy 10.0.0.0/33\n" V,
-	    "itkd.conf:3: trusted-proxy: '33' must be between 0 and 32"));
+	    "itkd.conf:5: trusted-proxy: '33' must be between 0 and 32"));
 	CHECK("trusted-proxy not an address", fails(G "trusted-proxy example.org\n" V,
-	    "itkd.conf:3: trusted-proxy: 'example.org' is not an address"));
+	    "itkd.conf:5: trusted-proxy: 'example.org' is not an address"));
 }
 
 static void
@@ -463,7 +495,7 @@ test_vhost_directives(void)
 	    "header Strict-Transport-Security \"max-age=31536000\"\n"
 	    "access-log off\ncgi-timeout 30\n"
 	    "limit cpu 10\nlimit as 512M\nlimit fsize 1g\nlimit nofile unlimited\n"
-	    "limit nproc 50\nno-new-privs off\n"));
+	    "limit nproc 50\nno-new-privs off\nuser #61001\ngroup #61001\n"));
 	vh = cfg.nvhosts ? &cfg.vhosts[0] : NULL;
 	CHECK("vhost names lower-cased", vh && vh->nnames == 5 &&
 	    strcmp(vh->names[0], "example.org") == 0 &&
@@ -479,7 +511,7 @@ test_vhost_directives(void)
 	    strcmp(vh->cgi_dir[0], "/cgi-bin/") == 0 &&
 	    strcmp(vh->userdir, "public_html") == 0);
 	CHECK("vhost tls", vh && strcmp(vh->tls_cert, "/etc/itkd/e.pem") == 0 &&
-	    strcmp(vh->tls_key, "/etc/itkd/e.key") == 0 && vh->tls_line == 10);
+	    strcmp(vh->tls_key, "/etc/itkd/e.key") == 0 && vh->tls_line == 12);
 	CHECK("vhost misc", vh && vh->max_clients == 0 && vh->nice == -5 &&
 	    vh->has_nice && vh->autoindex == 1 && vh->nerror_page == 1 &&
 	    vh->error_page[0].code == 404 &&
@@ -495,17 +527,17 @@ test_vhost_directives(void)
 	    vh->limit[4].resource == RLIMIT_NPROC && vh->limit[4].value == 50);
 	config_free(&cfg);
 
-	CHECK("root slash stays", loads(&cfg, G "vhost a.test\nroot ///\n") &&
+	CHECK("root slash stays", loads(&cfg, G "vhost a.test\nroot ///\nuser #61001\ngroup #61001\n") &&
 	    strcmp(cfg.vhosts[0].root, "/") == 0);
 	config_free(&cfg);
 	CHECK("root relative", fails(G "vhost a.test\nroot srv/a\n",
-	    "itkd.conf:4: root: 'srv/a' is not an absolute path"));
+	    "itkd.conf:6: root: 'srv/a' is not an absolute path"));
 	CHECK("root dotdot", fails(G "vhost a.test\nroot /srv/../etc\n",
-	    "itkd.conf:4: root: '/srv/../etc' has a '.' or '..' component"));
+	    "itkd.conf:6: root: '/srv/../etc' has a '.' or '..' component"));
 	CHECK("bad name dash", fails(G "vhost -a.test\n",
-	    "itkd.conf:3: vhost: '-a.test' is not a valid host name"));
+	    "itkd.conf:5: vhost: '-a.test' is not a valid host name"));
 	CHECK("bad name trailing dot", fails(G "vhost a.test.\n",
-	    "itkd.conf:3: vhost: 'a.test.' is not a valid host name"));
+	    "itkd.conf:5: vhost: 'a.test.' is not a valid host name"));
 	CHECK("bad name empty label", fails_with(G "vhost a..test\n", "not a valid host"));
 	CHECK("bad name star", fails_with(G "vhost *\n", "not a valid host"));
 	CHECK("bad name star mid", fails_with(G "vhost a.*.test\n", "not a valid host"));
@@ -513,65 +545,65 @@ test_vhost_directives(void)
 	CHECK("bad name slash", fails_with(G "vhost a.test/x\n", "not a valid host"));
 	CHECK("bad name ipv6", fails_with(G "vhost [::g]\n", "not a valid host"));
 	CHECK("dup name across vhosts", fails(G V "vhost b.test A.TEST\n",
-	    "itkd.conf:5: vhost: 'a.test' is already a name of the vhost on line 3"));
+	    "itkd.conf:9: vhost: 'a.test' is already a name of the vhost on line 5"));
 	CHECK("dup name in one line", fails(G "vhost a.test a.test\n",
-	    "itkd.conf:3: vhost: 'a.test' is already a name of the vhost on line 3"));
+	    "itkd.conf:5: vhost: 'a.test' is already a name of the vhost on line 5"));
 	CHECK("dup wildcard", fails_with(G "vhost *.a.test\nroot /srv/a\n"
-	    "vhost *.A.test\n", "already a name"));
+	    "user #61001\ngroup #61001\nvhost *.A.test\n", "already a name"));
 	CHECK("index bad", fails(G V "index a/b\n",
-	    "itkd.conf:5: index: 'a/b' is not a file name"));
+	    "itkd.conf:9: index: 'a/b' is not a file name"));
 	CHECK("cgi bad suffix", fails(G V "cgi cgi\n",
-	    "itkd.conf:5: cgi: 'cgi' is not a suffix such as .cgi"));
+	    "itkd.conf:9: cgi: 'cgi' is not a suffix such as .cgi"));
 	CHECK("cgi relative interpreter", fails(G V "cgi .php php-cgi\n",
-	    "itkd.conf:5: cgi: 'php-cgi' is not an absolute path"));
+	    "itkd.conf:9: cgi: 'php-cgi' is not an absolute path"));
 	CHECK("cgi dup", fails(G V "cgi .cgi\ncgi .cgi\n",
-	    "itkd.conf:6: cgi: '.cgi' is already a cgi suffix"));
+	    "itkd.conf:10: cgi: '.cgi' is already a cgi suffix"));
 	CHECK("cgi-dir no trailing slash", fails(G V "cgi-dir /cgi-bin\n",
-	    "itkd.conf:5: cgi-dir: '/cgi-bin' is not a path that starts and ends "
+	    "itkd.conf:9: cgi-dir: '/cgi-bin' is not a path that starts and ends "
 	    "with '/'"));
 	CHECK("cgi-dir dotdot", fails_with(G V "cgi-dir /a/../b/\n", "cgi-dir:"));
 	CHECK("userdir absolute", fails(G V "userdir /home\n",
-	    "itkd.conf:5: userdir: '/home' is not a relative directory name "
+	    "itkd.conf:9: userdir: '/home' is not a relative directory name "
 	    "such as public_html"));
 	CHECK("userdir dotdot", fails_with(G V "userdir ../x\n", "userdir:"));
 	CHECK("tls-cert without key", fails(G V "tls-cert /k.pem\n",
-	    "itkd.conf:5: tls-cert without tls-key"));
+	    "itkd.conf:9: tls-cert without tls-key"));
 	CHECK("tls-key without cert", fails(G V "\ntls-key /k.pem\n",
-	    "itkd.conf:6: tls-key without tls-cert"));
+	    "itkd.conf:10: tls-key without tls-cert"));
 	CHECK("nice plus", loads(&cfg, G V "nice +19\n") && cfg.vhosts[0].nice == 19);
 	config_free(&cfg);
 	CHECK("nice 20", fails(G V "nice 20\n",
-	    "itkd.conf:5: nice: '20' must be between -20 and 19"));
+	    "itkd.conf:9: nice: '20' must be between -20 and 19"));
 	CHECK("nice -21", fails(G V "nice -21\n",
-	    "itkd.conf:5: nice: '-21' must be between -20 and 19"));
-	CHECK("nice junk", fails(G V "nice 5x\n", "itkd.conf:5: nice: '5x' is not a number"));
+	    "itkd.conf:9: nice: '-21' must be between -20 and 19"));
+	CHECK("nice junk", fails(G V "nice 5x\n", "itkd.conf:9: nice: '5x' is not a number"));
 	CHECK("nice huge", fails_with(G V "nice -99999999999999999999\n", "must be between"));
 	CHECK("autoindex bad", fails(G V "autoindex yes\n",
-	    "itkd.conf:5: autoindex: 'yes' is not on or off"));
+	    "itkd.conf:9: autoindex: 'yes' is not on or off"));
 	CHECK("no-new-privs bad", fails(G V "no-new-privs 1\n",
-	    "itkd.conf:5: no-new-privs: '1' is not on or off"));
+	    "itkd.conf:9: no-new-privs: '1' is not on or off"));
 	CHECK("error-page code", fails(G V "error-page 399 /e.html\n",
-	    "itkd.conf:5: error-page: '399' must be between 400 and 599"));
+	    "itkd.conf:9: error-page: '399' must be between 400 and 599"));
 	CHECK("error-page path", fails(G V "error-page 404 e.html\n",
-	    "itkd.conf:5: error-page: 'e.html' does not start with '/'"));
+	    "itkd.conf:9: error-page: 'e.html' does not start with '/'"));
 	CHECK("error-page dup", fails(G V "error-page 404 /a\nerror-page 404 /b\n",
-	    "itkd.conf:6: error-page: 404 given twice"));
+	    "itkd.conf:10: error-page: 404 given twice"));
 	CHECK("header bad name", fails(G V "header \"Bad Name\" x\n",
-	    "itkd.conf:5: header: 'Bad Name' is not a header name"));
+	    "itkd.conf:9: header: 'Bad Name' is not a header name"));
 	CHECK("header framing refused", fails(G V "header content-length 5\n",
-	    "itkd.conf:5: header: 'content-length' is set by itkd itself"));
+	    "itkd.conf:9: header: 'content-length' is set by itkd itself"));
 	CHECK("access-log vhost syslog", fails(G V "access-log syslog\n",
-	    "itkd.conf:5: access-log: 'syslog' is not an absolute path or off"));
+	    "itkd.conf:9: access-log: 'syslog' is not an absolute path or off"));
 	CHECK("cgi-timeout 0", fails(G V "cgi-timeout 0\n",
-	    "itkd.conf:5: cgi-timeout: '0' must be between 1 and 86400"));
+	    "itkd.conf:9: cgi-timeout: '0' must be between 1 and 86400"));
 	CHECK("limit unknown", fails(G V "limit mem 1\n",
-	    "itkd.conf:5: limit: 'mem' is not cpu, as, nproc, nofile or fsize"));
+	    "itkd.conf:9: limit: 'mem' is not cpu, as, nproc, nofile or fsize"));
 	CHECK("limit suffix only for bytes", fails(G V "limit nproc 1K\n",
-	    "itkd.conf:5: limit: '1K' is not a number"));
+	    "itkd.conf:9: limit: '1K' is not a number"));
 	CHECK("limit overflow", fails_with(G V "limit as 99999999999999G\n",
 	    "must be between"));
 	CHECK("limit dup", fails(G V "limit cpu 1\nlimit cpu 2\n",
-	    "itkd.conf:6: limit: cpu given twice"));
+	    "itkd.conf:10: limit: cpu given twice"));
 	CHECK("vhost max-clients", loads(&cfg, G V "max-clients 3\n") &&
 	    cfg.vhosts[0].max_clients == 3 && cfg.max_clients == 256);
 	config_free(&cfg);
@@ -583,10 +615,12 @@ test_lookup(void)
 	struct config cfg;
 	const struct vhost *v0, *v1, *v2, *v3;
 
-	if (!loads(&cfg, G "vhost example.com www.example.com\nroot /srv/0\n"
-	    "vhost *.example.org\nroot /srv/1\n"
-	    "vhost *.a.example.org\nroot /srv/2\n"
-	    "vhost other.test\nroot /srv/3\n")) {
+#define ID "user #61001\ngroup #61001\n"
+	if (!loads(&cfg, G "vhost example.com www.example.com\nroot /srv/0\n" ID
+	    "vhost *.example.org\nroot /srv/1\n" ID
+	    "vhost *.a.example.org\nroot /srv/2\n" ID
+	    "vhost other.test\nroot /srv/3\n" ID)) {
+#undef ID
 		CHECK("lookup config", 0);
 		return;
 	}
@@ -634,7 +668,7 @@ test_file(void)
 	fflush(f);
 	CHECK("file error names path", config_load(&cfg, path, err, sizeof err) < 0 &&
 	    strncmp(err, path, strlen(path)) == 0 &&
-	    strcmp(err + strlen(path), ":5: nice: 'x' is not a number") == 0 &&
+	    strcmp(err + strlen(path), ":9: nice: 'x' is not a number") == 0 &&
 	    empty(&cfg));
 	rewind(f);
 	ftruncate(fd, 0);

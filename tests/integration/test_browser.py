@@ -33,8 +33,8 @@ CONF = """
 listen 127.0.0.1:{port}
 user #%d
 group #%d
-uid-range 61000 61099
-gid-range 61000 61099
+uid-range 61001 61099
+gid-range 61001 61099
 error-log {dir}/error.log
 access-log {dir}/access.log
 timeout 10

@@ -27,11 +27,12 @@ def command_line():
 
 
 def check_mode():
-    with Server("listen 127.0.0.1:1\nuser #61000\ngroup #61000\nvhost a\nroot /\nrot 13\n",
+    with Server("listen 127.0.0.1:1\nuser #61000\ngroup #61000\n" + RANGES +
+                "vhost a\nroot /\nrot 13\n",
                 name="chk", start=False) as s:
         r = subprocess.run([ITKD, "-t", "-c", s.conf], capture_output=True)
         ok("-t: a bad config exits 1 with file:line: message",
-           r.returncode == 1 and (s.conf + ":6:").encode() in r.stderr and b"rot" in r.stderr,
+           r.returncode == 1 and (s.conf + ":8:").encode() in r.stderr and b"rot" in r.stderr,
            repr(r))
         s.write_conf(two_vhost_conf())
         r = subprocess.run([ITKD, "-t", "-c", s.conf], capture_output=True)
@@ -177,7 +178,8 @@ def reload_checks(s):
     st = get(s.port, "/secret.txt", "c.test")
     ok("SIGHUP with a broken config: the old one keeps serving",
        s.proc.poll() is None and st and st[2] == b"secret of b\n", repr(st))
-    s.write_conf(good.replace("user #61000\ngroup #61000", "user #61000\ngroup #61000\nuid-range 100 70000"))
+    s.write_conf(good.replace("uid-range %d %d" % (RANGE_MIN, RANGE_MAX),
+                              "uid-range 61001 70000"))
     s.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: "restart" in s.log())
     ok("SIGHUP changing uid-range is refused", "restart" in s.log() and s.proc.poll() is None,

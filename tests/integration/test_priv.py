@@ -1,9 +1,9 @@
-"""tests/integration/test_priv.py: invariants 3, 4 and 5 on the real server.
+"""tests/integration/test_priv.py: invariants 3, 4, 5 and 8 on the real server.
 
-A connection child is looked at from outside, through /proc, at each stage:
-stage 1 while it waits for the rest of a request head, stage 2 while it
-holds a keep-alive connection open after answering. With -T the error log
-must show the same steps.
+A connection's processes are looked at from outside, through /proc: the
+monitor and its gatekeeper while the gatekeeper waits for the rest of a
+request head, stage 2 while it holds a keep-alive connection open after
+answering. With -T the error log must show the same steps.
 """
 import os
 import platform
@@ -17,7 +17,7 @@ from itkdtest import (read_response, Server, UID_USER, UID_A, UID_B, connect, ne
                       two_vhost_conf, two_vhost_roots)
 
 GID_EXTRA = 61005
-CAP_STAGE1 = "00000000000000c0"     # cap_setuid | cap_setgid
+CAP_MONITOR = "00000000000000c0"    # cap_setuid | cap_setgid
 ZERO = "0000000000000000"
 
 
@@ -61,18 +61,43 @@ def listen_inodes():
     return {row[3] for row in tcp_table() if row[2] == "0A"}
 
 
-def check_stage1(st):
-    ok("priv stage1 Uid all user", st.get("Uid") == ids4(UID_USER), st.get("Uid"))
-    ok("priv stage1 Gid all user", st.get("Gid") == ids4(UID_USER), st.get("Gid"))
-    ok("priv stage1 Groups", st.get("Groups", "").split() == [str(UID_USER)],
+def check_monitor(st):
+    ok("priv monitor Uid all 0", st.get("Uid") == ids4(0), st.get("Uid"))
+    ok("priv monitor Gid all 0", st.get("Gid") == ids4(0), st.get("Gid"))
+    ok("priv monitor Groups", st.get("Groups", "").split() == [str(UID_USER)],
        st.get("Groups"))
-    ok("priv stage1 CapPrm setuid+setgid", st.get("CapPrm") == CAP_STAGE1, st.get("CapPrm"))
-    ok("priv stage1 CapEff setuid+setgid", st.get("CapEff") == CAP_STAGE1, st.get("CapEff"))
-    ok("priv stage1 CapInh 0", st.get("CapInh") == ZERO, st.get("CapInh"))
-    ok("priv stage1 CapBnd 0", st.get("CapBnd") == ZERO, st.get("CapBnd"))
-    ok("priv stage1 CapAmb 0", st.get("CapAmb") == ZERO, st.get("CapAmb"))
-    ok("priv stage1 Seccomp 2", st.get("Seccomp") == "2", st.get("Seccomp"))
-    ok("priv stage1 NoNewPrivs 0", st.get("NoNewPrivs") == "0", st.get("NoNewPrivs"))
+    ok("priv monitor CapPrm setuid+setgid", st.get("CapPrm") == CAP_MONITOR, st.get("CapPrm"))
+    ok("priv monitor CapEff setuid+setgid", st.get("CapEff") == CAP_MONITOR, st.get("CapEff"))
+    for k in ("CapInh", "CapBnd", "CapAmb"):
+        ok("priv monitor %s 0" % k, st.get(k) == ZERO, st.get(k))
+    ok("priv monitor Seccomp 2", st.get("Seccomp") == "2", st.get("Seccomp"))
+
+
+def check_gatekeeper(st):
+    ok("priv gatekeeper Uid all user", st.get("Uid") == ids4(UID_USER), st.get("Uid"))
+    ok("priv gatekeeper Gid all user", st.get("Gid") == ids4(UID_USER), st.get("Gid"))
+    ok("priv gatekeeper Groups", st.get("Groups", "").split() == [str(UID_USER)],
+       st.get("Groups"))
+    for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        ok("priv gatekeeper %s 0" % k, st.get(k) == ZERO, st.get(k))
+    ok("priv gatekeeper NoNewPrivs 1", st.get("NoNewPrivs") == "1", st.get("NoNewPrivs"))
+    ok("priv gatekeeper Seccomp 2", st.get("Seccomp") == "2", st.get("Seccomp"))
+    ok("priv gatekeeper its own filter on the master's",
+       st.get("Seccomp_filters") == "2", st.get("Seccomp_filters"))
+
+
+def grandchildren(pid):
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def unix_inodes():
+    with open("/proc/net/unix") as f:
+        next(f)
+        return {l.split()[6] for l in f if len(l.split()) > 6}
 
 
 # SIGPIPE (13) and SIGXFSZ (25) ignored as in the master (and whatever
@@ -130,19 +155,37 @@ def main():
         ok("priv master catches none of them",
            int(master.get("SigCgt", "f"), 16) & SIG_MASTER == 0, master.get("SigCgt"))
 
-        # Stage 1: half a request head; the child waits for the rest.
+        # Half a request head: the gatekeeper waits for the rest, its
+        # parent (the monitor) for the gatekeeper's message.
         s1 = connect(srv.port)
         s1.sendall(b"GET / HTTP/1.1\r\nHost: a.te")
-        pid1, st1 = wait_child(srv, lambda st: st.get("Uid") == ids4(UID_USER))
-        if not ok("priv stage1 child found", pid1 is not None,
+        pid1, st1 = wait_child(srv, lambda st: st.get("Uid") == ids4(0) and
+                               grandchildren(int(st.get("Pid", "0"))))
+        if not ok("priv monitor found", pid1 is not None,
                   [proc_status(p).get("Uid") for p in srv.children()]):
             return
-        check_stage1(st1)
-        check_signals("stage1", st1, master)
-        ok("priv stage1 no shared mapping (no vhost has max-clients)",
+        check_monitor(st1)
+        check_signals("monitor", st1, master)
+        ok("priv monitor no shared mapping (no vhost has max-clients)",
            not shared_maps(pid1), shared_maps(pid1))
-        ok("priv stage1 no listening socket",
+        ok("priv monitor no listening socket",
            not (socket_inodes(pid1) & listen_inodes()), fd_targets(pid1))
+        gk = grandchildren(pid1)
+        if ok("priv gatekeeper found", len(gk) == 1, gk):
+            gst = proc_status(gk[0])
+            check_gatekeeper(gst)
+            check_signals("gatekeeper", gst, master)
+            # Its sockets: the client's connection and one end of the
+            # socketpair to its parent, nothing else.
+            mine = s1.getsockname()[1]
+            client = {r[3] for r in tcp_table() if r[0] == srv.port and r[1] == mine}
+            socks = socket_inodes(gk[0])
+            ok("priv gatekeeper sockets: its client and its parent only",
+               len(socks) == 2 and len(socks & client) == 1 and
+               len((socks - client) & unix_inodes()) == 1 and
+               (socks - client) & socket_inodes(pid1) == set(), (socks, client))
+            ok("priv gatekeeper no listening socket",
+               not (socks & listen_inodes()), fd_targets(gk[0]))
 
         # Stage 2: a full keep-alive request, answered, connection kept.
         s2 = connect(srv.port)
@@ -194,11 +237,18 @@ def main():
         log = srv.log()
         ok("priv trace master", re.search(r"priv: master: uid=0/0/0/0 .*Seccomp=2", log),
            log[-2000:])
-        ok("priv trace stage 1", re.search(
-            r"priv: stage 1: verified: uid=%d/%d/%d/%d gid=%d/%d/%d/%d groups=%d "
-            r"CapInh=0{16} CapPrm=%s CapEff=%s CapBnd=0{16} CapAmb=0{16} "
-            r"NoNewPrivs=0 Seccomp=2" % ((UID_USER,) * 9 + (CAP_STAGE1, CAP_STAGE1)),
-            log), log[-2000:])
+        ok("priv trace monitor", re.search(
+            r"priv: monitor: capabilities cut to setuid\+setgid, not dumpable: "
+            r"uid=0/0/0/0 gid=0/0/0/0 groups=%d CapInh=0{16} CapPrm=%s CapEff=%s "
+            r"CapBnd=0{16} CapAmb=0{16} NoNewPrivs=0 Seccomp=2"
+            % (UID_USER, CAP_MONITOR, CAP_MONITOR), log), log[-2000:])
+        ok("priv trace gatekeeper", re.search(
+            r"priv: gatekeeper: global user, no capabilities, no_new_privs: "
+            r"uid=%d/%d/%d/%d gid=%d/%d/%d/%d groups=%d CapInh=0{16} CapPrm=0{16} "
+            r"CapEff=0{16} CapBnd=0{16} CapAmb=0{16} NoNewPrivs=1 Seccomp=2"
+            % ((UID_USER,) * 9), log), log[-2000:])
+        ok("priv trace gatekeeper hands the request on",
+           "priv: gatekeeper: vhost chosen, request handed on" in log, log[-2000:])
         ok("priv trace stage 2", re.search(
             r"priv: stage 2: verified, setuid\(0\) refused: uid=%d/%d/%d/%d gid=%d/%d/%d/%d groups=(%d,%d|%d,%d) "
             r"CapInh=0{16} CapPrm=0{16} CapEff=0{16} CapBnd=0{16} CapAmb=0{16} "

@@ -80,8 +80,8 @@ listen 127.0.0.1:%(port)d
 listen 127.0.0.1:%(tlsport)d tls
 user #%(user)d
 group #%(user)d
-uid-range 61000 61099
-gid-range 61000 61099
+uid-range 61001 61099
+gid-range 61001 61099
 timeout 5
 error-log stderr
 access-log /access.log
@@ -260,7 +260,7 @@ def docker_root(steps, root, port):
         text = f.read()
     for theirs, ours in DOCKER_IDS.items():
         text = text.replace("#%s" % theirs, "#%d" % ours)
-    text = re.sub(r"^(uid|gid)-range .*$", r"\1-range 61000 61099", text, flags=re.M)
+    text = re.sub(r"^(uid|gid)-range .*$", r"\1-range 61001 61099", text, flags=re.M)
     text = re.sub(r"^listen 8080\b", "listen 127.0.0.1:%d" % port, text, flags=re.M)
     with open(conf, "w") as f:
         f.write(text)

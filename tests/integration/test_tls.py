@@ -13,7 +13,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import (ITKD, TOP, UID_A, UID_B, UID_USER, Server, child_of_uid, connect, done,
+from itkdtest import (ITKD, TOP, UID_A, UID_B, UID_USER, Server, child_of_uid, gatekeeper_of, connect, done,
                       need_root,
                       ok, parse, proc_status, read_response, recv_all,
                       shared_maps, skip,
@@ -27,6 +27,8 @@ listen 127.0.0.1:{port}
 listen 127.0.0.1:{tlsport} tls
 user #%d
 group #%d
+uid-range 61001 61999
+gid-range 61001 61999
 error-log {dir}/error.log
 access-log {dir}/access.log
 timeout 2
@@ -533,7 +535,7 @@ def test_plain_key_memory(srv, needles):
     s2 = None
     try:
         s1.sendall(b"GET / HTTP/1.1\r\nHost: a.te")      # stage 1: waits
-        pid = child_of_uid(srv, UID_USER)
+        pid = gatekeeper_of(srv)
         ok("tls plain stage-1 child found", pid is not None, srv.children())
         check_plain_child("plain stage-1 child", pid, needles,
                           " (no vhost counts places: no scoreboard either)")

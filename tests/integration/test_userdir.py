@@ -35,8 +35,8 @@ CONF = """
 listen 127.0.0.1:{port}
 user #%d
 group #%d
-uid-range 61000 61099
-gid-range 61000 61099
+uid-range 61001 61099
+gid-range 61001 61099
 error-log {dir}/error.log
 access-log {dir}/access.log
 timeout 5
@@ -422,22 +422,23 @@ def owner_refusals(srv):
     mkdir(os.path.join(d, "rootowned"))
     conf = os.path.join(d, "owner0.conf")
     text = ("listen 127.0.0.1:%d\nuser #%d\ngroup #%d\n"
+            "uid-range 61001 61999\ngid-range 61001 61999\n"
             "vhost r.test\nroot %s/rootowned\nuser owner\ngroup owner\n"
             % (srv.port, UID_USER, UID_USER, d))
     with open(conf, "w") as f:
         f.write(text)
     r = run(ITKD, "-t", "-c", conf)
-    ok("itkd -t: user owner of a root-owned root fails with file:line (line 6)",
-       r.returncode == 1 and (conf + ":6:") in r.stderr and "uid 0" in r.stderr, repr(r))
+    ok("itkd -t: user owner of a root-owned root fails with file:line (line 8)",
+       r.returncode == 1 and (conf + ":8:") in r.stderr and "uid 0" in r.stderr, repr(r))
     # Owned by an ordinary user but gid 0: group owner is refused too.
     os.chown(os.path.join(d, "rootowned"), UID_C, 0)
     r = run(ITKD, "-t", "-c", conf)
-    ok("itkd -t: group owner of a gid-0 root fails with file:line (line 7)",
-       r.returncode == 1 and (conf + ":7:") in r.stderr, repr(r))
+    ok("itkd -t: group owner of a gid-0 root fails with file:line (line 9)",
+       r.returncode == 1 and (conf + ":9:") in r.stderr, repr(r))
     # Owned by a uid outside uid-range.
     os.chown(os.path.join(d, "rootowned"), 61211, 61011)
     with open(conf, "w") as f:
-        f.write(text.replace("vhost r.test", "uid-range 61000 61099\nvhost r.test"))
+        f.write(text.replace("uid-range 61001 61999", "uid-range 61001 61099"))
     r = run(ITKD, "-t", "-c", conf)
     ok("itkd -t: user owner outside uid-range fails with file:line",
        r.returncode == 1 and re.search(re.escape(conf) + r":\d+:", r.stderr), repr(r))
