@@ -1,11 +1,17 @@
 /* floor_fork: the physical limit of a fork-per-connection server here.
  * Accept, fork, read the request head, write a fixed 1 KiB answer, close.
- * usage: floor_fork PORT (listens on 127.0.0.1) */
+ * With a second argument 2 (floor_fork2), the connection process forks
+ * once more: the child reads the head and tells its parent, which waits
+ * for it and answers. That is the least a privilege-separated server
+ * (a reader that can gain nothing, a parent that never reads) can cost.
+ * usage: floor_fork PORT [2] (listens on 127.0.0.1) */
 #include <arpa/inet.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char answer[4096];
@@ -17,6 +23,9 @@ int main(int argc, char **argv)
 	char head[8192], body[1024];
 	size_t alen, got;
 	ssize_t n;
+	int twice = argc > 2 && atoi(argv[2]) == 2, sp[2];
+	pid_t reader = 0;
+	char ok = 0;
 
 	memset(body, 'x', sizeof body);
 	alen = snprintf(answer, sizeof answer, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
@@ -34,11 +43,26 @@ int main(int argc, char **argv)
 			continue;
 		}
 		close(lfd);
+		signal(SIGCHLD, SIG_DFL);
+		if (twice && (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) < 0 ||
+		    (reader = fork()) < 0))
+			_exit(1);
+		if (twice && reader > 0) {
+			/* The parent: one byte from the reader, then the answer. */
+			close(sp[1]);
+			if (read(sp[0], &ok, 1) == 1)
+				(void)!write(cfd, answer, alen);
+			waitpid(reader, NULL, 0);
+			_exit(0);
+		}
 		for (got = 0; (n = read(cfd, head + got, sizeof head - 1 - got)) > 0;) {
 			got += n;
 			head[got] = '\0';
 			if (strstr(head, "\r\n\r\n")) {
-				(void)!write(cfd, answer, alen);
+				if (twice)
+					(void)!write(sp[1], "1", 1);
+				else
+					(void)!write(cfd, answer, alen);
 				break;
 			}
 		}
