@@ -445,8 +445,13 @@ def stage2_key_memory(srv, host, uid, needles):
         if pid is None:
             return
         hits = memory_hits(pid, needles)
-        ok("tls %s stage-2 child holds no private key byte of any vhost" % host,
-           not hits, sorted(hits))
+        if ASAN:
+            # The monitor runs no handshake that would overwrite the
+            # fake-stack frames it inherited (see ASAN below).
+            skip("tls %s stage-2 child key bytes" % host, "ASan build (see ASAN)")
+        else:
+            ok("tls %s stage-2 child holds no private key byte of any vhost" % host,
+               not hits, sorted(hits))
         ok("tls %s stage-2 child holds no shared mapping (session cache)" % host,
            not shared_maps(pid), shared_maps(pid))
         # The connection still works after the wipe.
@@ -494,8 +499,9 @@ def test_key_memory(srv):
 # An ASan build (make check SANITIZE=1) runs frames on its own "fake
 # stack", which scrub_stack cannot reach: key bytes from the master's
 # check of each key pair stay there and show up in any process forked
-# later that has not overwritten them (a TLS child's handshake does). The
-# plain build's processes are checked; in an ASan build those checks skip.
+# later that has not overwritten them (only a gatekeeper runs a handshake,
+# and the monitor that becomes stage 2 never does). The plain build's
+# processes are checked; in an ASan build those checks skip.
 with open(ITKD, "rb") as _f:
     ASAN = b"__asan_init" in _f.read()
 
