@@ -32,6 +32,14 @@
  *   (r->query is pointed at it); its path goes to serve.c in ex->redirect.
  * - Transfer-Encoding is not passed as HTTP_* (the script sees a decoded
  *   body); hop-by-hop fields, Date and Server from the script are dropped.
+ * - Every method reaches the script (REQUEST_METHOD), with its body framed
+ *   as for POST; the script answers OPTIONS (a CORS preflight) itself.
+ * - The phrase of a Status line is sent as the script wrote it when it is
+ *   a valid reason-phrase (http_reason_ok); empty or over HTTP_REASON_MAX,
+ *   RFC 9110's phrase for the code. A control byte in it, as in any value,
+ *   makes the head malformed: 502.
+ * - The header block may be CGI_HEAD_MAX (64 KiB) long, as PHP's big
+ *   cookies need; a refused block is logged with its reason.
  * - A body the script left unread is discarded up to CGI_DISCARD_MAX, then
  *   the connection closes. A non-zero exit is logged; at most
  *   CGI_ERRLINES_MAX stderr lines per request reach the error log.

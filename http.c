@@ -30,6 +30,11 @@
  * - In the request-target, bytes other than VCHAR are refused, and so is
  *   '#'. In the path a '%' must start a %XX escape; the query is left to
  *   whoever reads it.
+ * - Methods: any token is one (case-sensitive, RFC 9110 9.1), up to
+ *   HTTP_METHOD_MAX bytes, so that a CGI program can answer PUT, PATCH,
+ *   PROPFIND or a CORS preflight itself; what a static resource allows is
+ *   file.c's to say. Longer tokens, CONNECT and TRACE are 501; what is no
+ *   token at all is a malformed request line, 400.
  */
 #include <arpa/inet.h>
 #include <stdarg.h>
