@@ -32,6 +32,14 @@
  *   (r->query is pointed at it); its path goes to serve.c in ex->redirect.
  * - Transfer-Encoding is not passed as HTTP_* (the script sees a decoded
  *   body); hop-by-hop fields, Date and Server from the script are dropped.
+ * - Every method reaches the script (REQUEST_METHOD), with its body framed
+ *   as for POST; the script answers OPTIONS (a CORS preflight) itself.
+ * - The phrase of a Status line is sent as the script wrote it when it is
+ *   a valid reason-phrase (http_reason_ok); empty or over HTTP_REASON_MAX,
+ *   RFC 9110's phrase for the code. A control byte in it, as in any value,
+ *   makes the head malformed: 502.
+ * - The header block may be CGI_HEAD_MAX (64 KiB) long, as PHP's big
+ *   cookies need; a refused block is logged with its reason.
  * - A body the script left unread is discarded up to CGI_DISCARD_MAX, then
  *   the connection closes. A non-zero exit is logged; at most
  *   CGI_ERRLINES_MAX stderr lines per request reach the error log.
@@ -63,7 +71,7 @@
 #include "vhost.h"
 
 #define CGI_ENV_MAX       65536         /* bytes of the whole environment */
-#define CGI_ENV_VARS      (HTTP_FIELDS_MAX + 32)
+#define CGI_ENV_VARS      (HTTP_FIELDS_MAX + VHOST_CGIENV_MAX + 32)
 #define CGI_CHUNKED_MAX   (16u << 20)   /* a chunked body buffered for CONTENT_LENGTH */
 #define CGI_DISCARD_MAX   (1u << 20)    /* body left unread by the script */
 #define CGI_IO            65536
@@ -94,20 +102,40 @@ value_ok(const char *v, size_t n)
 	return 1;
 }
 
+_Static_assert(CGI_HEAD_MAX == 65536 && CGI_FIELDS_MAX == 128,
+    "the refusals below name the limits in words");
+
+#define REFUSED "CGI response head refused: "
+
+/* Refuse the block, saying why for the error log. */
+static int
+refuse(struct cgi_head *h, const char *why)
+{
+	h->error = why;
+	return -1;
+}
+
 /* "Status: 404 Not Found" (the phrase may be missing). 200-599 only: an
- * interim 1xx from a script makes no sense, and a 101 would be dangerous. */
+ * interim 1xx from a script makes no sense, and a 101 would be dangerous.
+ * The phrase is the script's to choose (it goes out as sent, when it is a
+ * valid one: http_reason_ok); a control byte in it was refused already,
+ * as in any value. */
 static int
 parse_status(struct cgi_head *h, const char *v)
 {
 	int code;
 
-	if (h->status != 0 || v[0] < '1' || v[0] > '5' ||
+	if (h->status != 0)
+		return refuse(h, REFUSED "Status given twice");
+	if (v[0] < '1' || v[0] > '5' ||
 	    v[1] < '0' || v[1] > '9' || v[2] < '0' || v[2] > '9' ||
 	    (v[3] != '\0' && v[3] != ' ' && v[3] != '\t'))
-		return -1;
+		return refuse(h,
+		    REFUSED "Status is not a code 200-599 and a phrase");
 	code = (v[0] - '0') * 100 + (v[1] - '0') * 10 + (v[2] - '0');
 	if (code < 200)
-		return -1;
+		return refuse(h,
+		    REFUSED "Status is not a code 200-599 and a phrase");
 	h->status = code;
 	h->reason = v[3] ? v + 4 : v + 3;
 	return 0;
@@ -120,14 +148,15 @@ parse_length(struct cgi_head *h, const char *v)
 	const char *p;
 
 	if (*v == '\0')
-		return -1;
+		return refuse(h, REFUSED "Content-Length is empty");
 	for (p = v; *p; p++) {
 		if (*p < '0' || *p > '9' || n > (UINT64_MAX >> 4) / 10)
-			return -1;
+			return refuse(h,
+			    REFUSED "Content-Length is not a number");
 		n = n * 10 + (uint64_t)(*p - '0');
 	}
 	if (h->has_length && h->content_length != n)
-		return -1;
+		return refuse(h, REFUSED "two different Content-Lengths");
 	h->has_length = 1;
 	h->content_length = n;
 	return 0;
@@ -139,11 +168,13 @@ parse_location(struct cgi_head *h, const char *v)
 {
 	const unsigned char *p;
 
-	if (h->location != NULL || *v == '\0')
-		return -1;
+	if (h->location != NULL)
+		return refuse(h, REFUSED "Location given twice");
+	if (*v == '\0')
+		return refuse(h, REFUSED "Location is empty");
 	for (p = (const unsigned char *)v; *p; p++)
 		if (*p <= ' ' || *p == 0x7f)
-			return -1;
+			return refuse(h, REFUSED "Location holds a blank");
 	h->location = v;
 	return 0;
 }
@@ -173,15 +204,17 @@ add_field(struct cgi_head *h, const char *name, const char *value)
 	if (strcasecmp(name, "Content-Length") == 0)
 		return parse_length(h, value);
 	if (strcasecmp(name, "Content-Type") == 0) {
-		if (h->content_type != NULL || *value == '\0')
-			return -1;
+		if (h->content_type != NULL)
+			return refuse(h, REFUSED "Content-Type given twice");
+		if (*value == '\0')
+			return refuse(h, REFUSED "Content-Type is empty");
 		h->content_type = value;
 		return 0;
 	}
 	if (dropped(name))
 		return 0;
 	if (h->nfields >= CGI_FIELDS_MAX)
-		return -1;
+		return refuse(h, REFUSED "more than 128 header fields");
 	h->fields[h->nfields].name = name;
 	h->fields[h->nfields].value = value;
 	h->nfields++;
@@ -198,18 +231,22 @@ parse_line(struct cgi_head *h, size_t *used, const char *line, size_t n)
 	char *name, *value;
 
 	if (colon == NULL || colon == line)
-		return -1;
+		return refuse(h, REFUSED "a line that is no header field");
 	nlen = (size_t)(colon - line);
 	for (i = 0; i < nlen; i++)
-		if (!is_tchar((unsigned char)line[i]))
-			return -1;      /* also a leading blank: obsolete folding */
+		if (!is_tchar((unsigned char)line[i]))  /* also a leading blank:
+							 * obsolete folding */
+			return refuse(h,
+			    REFUSED "a field name that is no token");
 	for (v = colon + 1; v < end && (*v == ' ' || *v == '\t'); v++)
 		;
 	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
 		end--;
 	vlen = (size_t)(end - v);
-	if (!value_ok(v, vlen) || *used + nlen + vlen + 2 > sizeof(h->buf))
-		return -1;
+	if (!value_ok(v, vlen))
+		return refuse(h, REFUSED "a control byte in a field value");
+	if (*used + nlen + vlen + 2 > sizeof(h->buf))
+		return refuse(h, "CGI response head over 64 KiB");
 	name = h->buf + *used;
 	memcpy(name, line, nlen);
 	name[nlen] = '\0';
@@ -228,7 +265,7 @@ cgi_parse_headers(const char *buf, size_t len, struct cgi_head *out)
 
 	out->nfields = 0;
 	out->status = 0;
-	out->reason = out->content_type = out->location = NULL;
+	out->reason = out->content_type = out->location = out->error = NULL;
 	out->has_length = 0;
 	out->content_length = 0;
 	if (len > CGI_HEAD_MAX)
@@ -236,7 +273,8 @@ cgi_parse_headers(const char *buf, size_t len, struct cgi_head *out)
 	for (;;) {
 		nl = memchr(buf + pos, '\n', len - pos);
 		if (nl == NULL)
-			return len >= CGI_HEAD_MAX ? -1 : 0;
+			return len < CGI_HEAD_MAX ? 0 :
+			    refuse(out, "CGI response head over 64 KiB");
 		n = (size_t)(nl - (buf + pos));
 		if (n > 0 && buf[pos + n - 1] == '\r')
 			n--;
@@ -248,7 +286,7 @@ cgi_parse_headers(const char *buf, size_t len, struct cgi_head *out)
 	}
 	if (out->content_type == NULL && out->location == NULL &&
 	    out->status != 204 && out->status != 304)
-		return -1;
+		return refuse(out, REFUSED "neither Content-Type nor Location");
 	return (int)(nl - buf) + 1;
 }
 
@@ -361,6 +399,23 @@ env_fields(struct env *e, const struct http_request *r)
 	}
 }
 
+/* The vhost's cgi-env lines (vhost.c let none be a meta-variable), and
+ * PATH unless one of them is PATH. */
+static void
+env_vhost(struct env *e, const struct vhost *vh)
+{
+	int i, has_path = 0;
+
+	for (i = 0; i < vh->ncgi_env; i++) {
+		e->start = e->len;      /* the line is NAME=VALUE already */
+		env_cat(e, vh->cgi_env[i], strlen(vh->cgi_env[i]));
+		env_end(e);
+		has_path |= strncmp(vh->cgi_env[i], "PATH=", 5) == 0;
+	}
+	if (!has_path)
+		env_set(e, "PATH", "/usr/local/bin:/usr/bin:/bin");
+}
+
 /* The vhost's canonical name; the Host asked for if that is a wildcard. */
 static const char *
 server_name(const struct exchange *ex)
@@ -419,7 +474,7 @@ env_build(struct env *e, const struct exchange *ex, const struct path_res *res,
 	if (ex->tls)
 		env_set(e, "HTTPS", "on");
 	env_set(e, "REDIRECT_STATUS", "200");
-	env_set(e, "PATH", "/usr/local/bin:/usr/bin:/bin");
+	env_vhost(e, ex->vh);
 	env_fields(e, r);
 	e->vars[e->n] = NULL;
 	return e->overflow ? 500 : 0;
@@ -660,8 +715,10 @@ local_redirect(struct run *u)
 	return 0;
 }
 
-/* Status line, our fields and the framing into o; the script's own fields
- * go out after it (they may not fit in one http_out). */
+/* Status line (the script's phrase when it is a valid one), the framing,
+ * the vhost's `header`s and Connection into o; the script's own fields go
+ * out after it, straight from head.buf (a head may be 64 KiB, an http_out
+ * holds 4). */
 static int
 build_head(struct run *u, struct http_out *o, int status, int no_body)
 {
@@ -670,11 +727,7 @@ build_head(struct run *u, struct http_out *o, int status, int no_body)
 	const struct vhost *vh = ex->vh;
 	int i;
 
-	http_out_begin(o, buf, sizeof(buf), status);
-	if (head.content_type)
-		http_out_field(o, "Content-Type", "%s", head.content_type);
-	if (head.location)
-		http_out_field(o, "Location", "%s", head.location);
+	http_out_begin_reason(o, buf, sizeof(buf), status, head.reason);
 	if (head.has_length && status != 204)
 		http_out_field(o, "Content-Length", "%llu",
 		    (unsigned long long)head.content_length);
@@ -694,14 +747,27 @@ build_head(struct run *u, struct http_out *o, int status, int no_body)
 	return http_out_end(o);
 }
 
+/* "name: value\r\n" of the script's; cgi_parse_headers checked both. */
+static int
+send_field(struct run *u, const char *name, const char *value)
+{
+	if (value == NULL)
+		return 0;
+	if (client_write(u, name, strlen(name)) < 0 ||
+	    client_write(u, ": ", 2) < 0 ||
+	    client_write(u, value, strlen(value)) < 0 ||
+	    client_write(u, "\r\n", 2) < 0)
+		return -1;
+	return 0;
+}
+
 /* The header block is complete: answer with it. 0, an HTTP status (nothing
  * sent) or -1 (the client is gone). */
 static int
 start_answer(struct run *u)
 {
 	static struct http_out o;
-	char line[CGI_HEAD_MAX + 8];
-	int status, no_body, len;
+	int status, no_body;
 	size_t i;
 
 	if (head.location && head.location[0] == '/' &&
@@ -713,15 +779,13 @@ start_answer(struct run *u)
 		return 502;
 	u->ex->status = status;
 	u->ex->head_sent = 1;
-	if (client_write(u, o.buf, o.len - 2) < 0)
+	if (client_write(u, o.buf, o.len - 2) < 0 ||
+	    send_field(u, "Content-Type", head.content_type) < 0 ||
+	    send_field(u, "Location", head.location) < 0)
 		return -1;
-	for (i = 0; i < head.nfields; i++) {
-		len = snprintf(line, sizeof(line), "%s: %s\r\n",
-		    head.fields[i].name, head.fields[i].value);
-		if (len < 0 || (size_t)len >= sizeof(line) ||
-		    client_write(u, line, (size_t)len) < 0)
+	for (i = 0; i < head.nfields; i++)
+		if (send_field(u, head.fields[i].name, head.fields[i].value) < 0)
 			return -1;
-	}
 	if (client_write(u, "\r\n", 2) < 0)
 		return -1;
 	u->has_left = head.has_length && !no_body;
@@ -773,7 +837,7 @@ take_head(struct run *u, const char *data, size_t n)
 	if (hl == 0)
 		return 0;
 	if (hl < 0) {
-		log_error(u->ex->vh, "cgi %s: malformed header block", u->res->fs);
+		log_error(u->ex->vh, "cgi %s: %s", u->res->fs, head.error);
 		return 502;
 	}
 	if ((st = start_answer(u)) != 0)

@@ -15,8 +15,11 @@ struct path_res;
  * ex->redirect set for a local redirect, or -1 if the connection must close. */
 int cgi_serve(struct exchange *ex, const struct path_res *res);
 
-#define CGI_HEAD_MAX    8192    /* the script's header block, blank line incl. */
-#define CGI_FIELDS_MAX  64      /* header fields passed on to the client */
+/* The script's header block, blank line included. Apache lets a script
+ * send heads of 12 KiB and more (three 3,000-byte cookies are common): the
+ * buffers are static, in the CGI path only, so no other request pays. */
+#define CGI_HEAD_MAX    65536
+#define CGI_FIELDS_MAX  128     /* header fields passed on to the client */
 
 struct cgi_field {
 	const char *name;       /* NUL-terminated, inside cgi_head.buf */
@@ -25,8 +28,6 @@ struct cgi_field {
 
 /* The header block of a script's answer (RFC 3875 section 6). */
 struct cgi_head {
-	char buf[CGI_HEAD_MAX + 1];     /* private copy, split in place */
-	struct cgi_field fields[CGI_FIELDS_MAX];  /* the fields to pass on */
 	size_t nfields;
 	int status;                     /* Status code, 0 if none */
 	const char *reason;             /* its phrase ("" if none), NULL if none */
@@ -34,6 +35,10 @@ struct cgi_head {
 	const char *location;           /* NULL if absent */
 	int has_length;                 /* Content-Length was given */
 	uint64_t content_length;
+	const char *error;              /* why the block was refused, for the log */
+	struct cgi_field fields[CGI_FIELDS_MAX];  /* the fields to pass on */
+	/* Last: a small head touches only the first pages of it. */
+	char buf[CGI_HEAD_MAX + 1];     /* private copy, split in place */
 };
 
 /* Parse the header block at the start of buf[0..len), from scratch each
@@ -43,8 +48,9 @@ struct cgi_head {
  * or repeated Status, Content-Type, Location or Content-Length, too many
  * fields, no end within CGI_HEAD_MAX bytes, or a block that is no response
  * of RFC 3875 6.2 (neither Content-Type nor Location, unless Status is 204
- * or 304, which carry no body). Lines may end in LF or CR LF. Hop-by-hop
- * fields, Date and Server are dropped from fields[]. */
+ * or 304, which carry no body); out->error then says which, in words for
+ * the error log. Lines may end in LF or CR LF. Hop-by-hop fields, Date and
+ * Server are dropped from fields[]. */
 int cgi_parse_headers(const char *buf, size_t len, struct cgi_head *out);
 
 #endif

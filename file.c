@@ -26,6 +26,7 @@
 #define RANGES_MAX      16      /* after merging; more: the whole file */
 #define LISTING_MAX     10000   /* directory entries shown */
 #define ETAG_MAX        64
+#define STATIC_ALLOW    "GET, HEAD, OPTIONS"    /* what a static resource allows */
 
 /* ---- MIME types ---- */
 
@@ -468,7 +469,7 @@ error_answer(struct exchange *ex, int status, long long size416)
 	ex->bytes = 0;
 	head_begin(ex, &o, status);
 	if (status == 405)
-		http_out_field(&o, "Allow", "GET, HEAD");
+		http_out_field(&o, "Allow", "%s", STATIC_ALLOW);
 	else if (status == 503)
 		http_out_field(&o, "Retry-After", "5");
 	else if (status == 416 && size416 >= 0)
@@ -1200,14 +1201,30 @@ send_listing(struct exchange *ex, const struct path_res *res)
 
 /* ---- entry point ---- */
 
+/* A static resource and a method other than GET and HEAD: OPTIONS learns
+ * what the resource allows (204, so a CORS preflight gets the vhost's
+ * `header`s), every other method is 405. A CGI program answers its own. */
+static int
+other_method(struct exchange *ex)
+{
+	struct http_out o;
+
+	if (ex->r->method != HTTP_OPTIONS)
+		return error_answer(ex, 405, -1);
+	ex->bytes = 0;
+	head_begin(ex, &o, 204);
+	http_out_field(&o, "Allow", "%s", STATIC_ALLOW);
+	return head_send(ex, &o);
+}
+
 int
 file_serve(struct exchange *ex, struct path_res *res)
 {
 	struct rep rp;
 	int st;
 
-	if (ex->r->method == HTTP_POST)
-		return error_answer(ex, 405, -1);
+	if (ex->r->method != HTTP_GET && ex->r->method != HTTP_HEAD)
+		return other_method(ex);
 	if (res->is_dir)
 		return ex->vh != NULL && ex->vh->autoindex ?
 		    send_listing(ex, res) : error_answer(ex, 403, -1);

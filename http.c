@@ -30,6 +30,11 @@
  * - In the request-target, bytes other than VCHAR are refused, and so is
  *   '#'. In the path a '%' must start a %XX escape; the query is left to
  *   whoever reads it.
+ * - Methods: any token is one (case-sensitive, RFC 9110 9.1), up to
+ *   HTTP_METHOD_MAX bytes, so that a CGI program can answer PUT, PATCH,
+ *   PROPFIND or a CORS preflight itself; what a static resource allows is
+ *   file.c's to say. Longer tokens, CONNECT and TRACE are 501; what is no
+ *   token at all is a malformed request line, 400.
  */
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -273,19 +278,32 @@ parse_version(struct http_request *r, const char *v, size_t n)
 	return 505;
 }
 
+/* The method token m[0..n): one of ours, any other token (HTTP_OTHER), or
+ * 501 for what we never serve: CONNECT (a proxy's tunnel), TRACE (a mirror of
+ * the request, cookies and credentials included, that no site here needs:
+ * Apache's `TraceEnable off`) and absurd lengths. */
 static int
 parse_method(struct http_request *r, const char *m, size_t n)
 {
+	static const struct { const char *name; enum http_method method; }
+	    known[] = {
+		{ "GET", HTTP_GET }, { "HEAD", HTTP_HEAD }, { "POST", HTTP_POST },
+		{ "PUT", HTTP_PUT }, { "DELETE", HTTP_DELETE },
+		{ "PATCH", HTTP_PATCH }, { "OPTIONS", HTTP_OPTIONS },
+	};
+	size_t i;
+
 	if (!is_token(m, n))
 		return 400;
-	if (n == 3 && memcmp(m, "GET", 3) == 0)
-		r->method = HTTP_GET;
-	else if (n == 4 && memcmp(m, "HEAD", 4) == 0)
-		r->method = HTTP_HEAD;
-	else if (n == 4 && memcmp(m, "POST", 4) == 0)
-		r->method = HTTP_POST;
-	else
+	if (n > HTTP_METHOD_MAX)
 		return 501;
+	if ((n == 7 && memcmp(m, "CONNECT", 7) == 0) ||
+	    (n == 5 && memcmp(m, "TRACE", 5) == 0))
+		return 501;
+	r->method = HTTP_OTHER;
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strlen(known[i].name) == n && memcmp(m, known[i].name, n) == 0)
+			r->method = known[i].method;
 	return 0;
 }
 
@@ -381,10 +399,12 @@ parse_request_line(struct http_request *r, char *line, size_t n, int *absolute)
 	if (!is_token(line, (size_t)(sp1 - line)) || tn == 0 ||
 	    check_target(t, tn) != 0)
 		return 400;
-	/* Any other method is 501, whatever its target form (CONNECT's
-	 * authority-form, OPTIONS's asterisk-form). */
+	/* CONNECT is 501 whatever its target (authority-form), and so is
+	 * OPTIONS's asterisk-form: no resource of ours is "the server". */
 	if ((st = parse_method(r, line, (size_t)(sp1 - line))) != 0)
 		return st;
+	if (tn == 1 && t[0] == '*' && r->method == HTTP_OPTIONS)
+		return 501;
 	if (t[0] != '/') {
 		if ((st = absolute_form(r, &t, &tn)) != 0)
 			return st;
@@ -864,27 +884,44 @@ http_reason(int status)
 {
 	switch (status) {
 	case 100: return "Continue";
+	case 101: return "Switching Protocols";
 	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 203: return "Non-Authoritative Information";
 	case 204: return "No Content";
+	case 205: return "Reset Content";
 	case 206: return "Partial Content";
+	case 300: return "Multiple Choices";
 	case 301: return "Moved Permanently";
 	case 302: return "Found";
 	case 303: return "See Other";
 	case 304: return "Not Modified";
+	case 305: return "Use Proxy";
 	case 307: return "Temporary Redirect";
 	case 308: return "Permanent Redirect";
 	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 402: return "Payment Required";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 406: return "Not Acceptable";
+	case 407: return "Proxy Authentication Required";
 	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 410: return "Gone";
 	case 411: return "Length Required";
 	case 412: return "Precondition Failed";
 	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
 	case 416: return "Range Not Satisfiable";
 	case 417: return "Expectation Failed";
 	case 421: return "Misdirected Request";
+	case 422: return "Unprocessable Content";
+	case 426: return "Upgrade Required";
+	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
@@ -893,7 +930,20 @@ http_reason(int status)
 	case 504: return "Gateway Timeout";
 	case 505: return "HTTP Version Not Supported";
 	}
-	return "Unknown";
+	return "";      /* 306 and 418 are reserved, unused (RFC 9110 15) */
+}
+
+int
+http_reason_ok(const char *s)
+{
+	size_t n;
+
+	if (s == NULL || s[0] == '\0' || is_ws((unsigned char)s[0]))
+		return 0;
+	for (n = 0; s[n] != '\0'; n++)
+		if (n >= HTTP_REASON_MAX || !is_field_byte((unsigned char)s[n]))
+			return 0;
+	return 1;
 }
 
 /* Append s[0..n) whole, or set the sticky overflow and append nothing. */
@@ -911,6 +961,13 @@ out_put(struct http_out *o, const char *s, size_t n)
 void
 http_out_begin(struct http_out *o, char *buf, size_t cap, int status)
 {
+	http_out_begin_reason(o, buf, cap, status, NULL);
+}
+
+void
+http_out_begin_reason(struct http_out *o, char *buf, size_t cap, int status,
+    const char *reason)
+{
 	char line[16] = "HTTP/1.1 xxx ", date[32];
 	size_t n;
 
@@ -918,13 +975,17 @@ http_out_begin(struct http_out *o, char *buf, size_t cap, int status)
 	o->cap = cap < HTTP_OUT_MAX ? cap : HTTP_OUT_MAX;
 	o->len = 0;
 	o->overflow = 0;
-	if (status < 100 || status > 999)
+	if (status < 100 || status > 999) {
 		status = 500;
+		reason = NULL;  /* the caller's was for another code */
+	}
 	line[9] = (char)('0' + status / 100);
 	line[10] = (char)('0' + status / 10 % 10);
 	line[11] = (char)('0' + status % 10);
+	if (!http_reason_ok(reason))
+		reason = http_reason(status);
 	out_put(o, line, 13);
-	out_put(o, http_reason(status), strlen(http_reason(status)));
+	out_put(o, reason, strlen(reason));
 	n = http_date(date, sizeof(date), time(NULL));
 	out_put(o, "\r\nDate: ", 8);
 	out_put(o, date, n);

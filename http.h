@@ -15,8 +15,15 @@
 #define HTTP_CHUNK_EXT_MAX  4096    /* chunk extensions, summed over a body */
 #define HTTP_TRAILER_MAX    8192    /* trailer section bytes */
 #define HTTP_TRAILERS_MAX   64      /* trailer fields */
+#define HTTP_METHOD_MAX     32      /* bytes of a method token; longer: 501 */
+#define HTTP_REASON_MAX     128     /* bytes of a reason phrase we pass on */
 
-enum http_method { HTTP_GET, HTTP_HEAD, HTTP_POST };
+/* The methods itkd itself tells apart; every other token is HTTP_OTHER and
+ * is known by method_name alone (a CGI program gets it as REQUEST_METHOD). */
+enum http_method {
+	HTTP_GET, HTTP_HEAD, HTTP_POST, HTTP_PUT, HTTP_DELETE, HTTP_PATCH,
+	HTTP_OPTIONS, HTTP_OTHER
+};
 enum http_body   { HTTP_BODY_NONE, HTTP_BODY_LENGTH, HTTP_BODY_CHUNKED };
 
 struct http_field {
@@ -28,7 +35,7 @@ struct http_request {
 	size_t head_len;                /* bytes of the head incl. final CRLF CRLF */
 
 	enum http_method method;
-	const char *method_name;
+	const char *method_name;        /* the token as sent, inside buf */
 	const char *target;             /* raw request-target in origin-form: as sent,
 					 * or the path?query of an absolute-form one */
 	char *path;                     /* raw path part of target (still
@@ -70,7 +77,10 @@ int http_head_end(const char *buf, size_t len, size_t *head_len);
 
 /* Parse a complete head (as found by http_head_end). Returns 0, or the HTTP
  * status to answer with: 400, 414, 417, 431, 501, 505. On error the fields that
- * were parsed (minor, keep_alive) are still set so the answer can be framed. */
+ * were parsed (minor, keep_alive) are still set so the answer can be framed.
+ * Any method token is accepted (case-sensitive, RFC 9110 9.1) but CONNECT,
+ * TRACE, tokens over HTTP_METHOD_MAX bytes and the asterisk-form target of
+ * OPTIONS, which are 501; a method that is no token is 400. */
 int http_parse_request(struct http_request *r, const char *head, size_t len);
 
 /* Case-insensitive field lookup; NULL if absent. */
@@ -105,11 +115,20 @@ struct http_out {
 	int overflow;           /* sticky: set when something did not fit */
 };
 
+/* The phrase of every status RFC 9110 defines, and 429 (RFC 6585); "" for
+ * any other code (RFC 9112 4: the phrase may be empty). */
 const char *http_reason(int status);
+/* Whether s may go out as a reason phrase: 1 to HTTP_REASON_MAX bytes of
+ * HTAB, SP, VCHAR or obs-text (RFC 9112 4), not starting with a blank. */
+int http_reason_ok(const char *s);
 
 /* Status line, Date and Server into buf[0..cap); at most HTTP_OUT_MAX of
  * it is used. Answers are HTTP/1.1 whatever the request's version. */
 void http_out_begin(struct http_out *o, char *buf, size_t cap, int status);
+/* The same with a phrase of the caller's (a CGI program's Status line):
+ * used when http_reason_ok says so, else http_reason(status). */
+void http_out_begin_reason(struct http_out *o, char *buf, size_t cap,
+    int status, const char *reason);
 /* One header field; the value is printf-formatted. CR, LF and NUL in the
  * formatted value are replaced by spaces (no header injection). */
 void http_out_field(struct http_out *o, const char *name, const char *fmt, ...)

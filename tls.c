@@ -1231,6 +1231,25 @@ reseed(br_ssl_engine_context *eng)
 	return 0;
 }
 
+/* The curves ECDHE may use: X25519, P-256 and P-384, what the docs
+ * promise. BearSSL's default implementation also does P-521, which no
+ * client needs (every one offers X25519 or P-256): a copy of it with that
+ * bit cleared, made once per process. */
+#define TLS_CURVES ((UINT32_C(1) << BR_EC_curve25519) | \
+    (UINT32_C(1) << BR_EC_secp256r1) | (UINT32_C(1) << BR_EC_secp384r1))
+
+static const br_ec_impl *
+ec_offered(void)
+{
+	static br_ec_impl ec;
+
+	if (ec.supported_curves == 0) {
+		ec = *br_ec_get_default();
+		ec.supported_curves &= TLS_CURVES;
+	}
+	return &ec;
+}
+
 static void
 engine_setup(struct tls_conn *t, const struct config *cfg)
 {
@@ -1256,7 +1275,8 @@ engine_setup(struct tls_conn *t, const struct config *cfg)
 	br_ssl_server_zero(&t->sc);
 	br_ssl_engine_set_versions(eng, min, BR_TLS12);
 	br_ssl_engine_set_suites(eng, suites, n);
-	br_ssl_engine_set_default_ec(eng);
+	br_ssl_engine_set_default_ec(eng);     /* and ECDSA with it */
+	br_ssl_engine_set_ec(eng, ec_offered());
 	for (id = br_md5_ID; id <= br_sha512_ID; id++)
 		br_ssl_engine_set_hash(eng, id, hash_by_id[id]);
 	br_ssl_engine_set_prf10(eng, &br_tls10_prf);

@@ -1220,6 +1220,70 @@ d_header(struct parser *p, int argc, char **argv)
 	return 0;
 }
 
+/* The meta-variables itkd sets for each request (RFC 3875 4.1, and the
+ * customary extras of cgi.c): a cgi-env line cannot replace one, nor any
+ * HTTP_* (the client's header fields; HTTP_PROXY would be httpoxy). */
+static int
+cgi_env_reserved(const char *name)
+{
+	static const char *const names[] = {
+		"AUTH_TYPE", "CONTENT_LENGTH", "CONTENT_TYPE",
+		"GATEWAY_INTERFACE", "PATH_INFO", "PATH_TRANSLATED",
+		"QUERY_STRING", "REMOTE_ADDR", "REMOTE_HOST", "REMOTE_IDENT",
+		"REMOTE_USER", "REQUEST_METHOD", "SCRIPT_NAME", "SERVER_NAME",
+		"SERVER_PORT", "SERVER_PROTOCOL", "SERVER_SOFTWARE",
+		"REQUEST_URI", "SCRIPT_FILENAME", "DOCUMENT_ROOT", "REMOTE_PORT",
+		"HTTPS", "REDIRECT_STATUS",
+	};
+	size_t i;
+
+	if (strncasecmp(name, "HTTP_", 5) == 0)
+		return 1;
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcasecmp(name, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* cgi-env NAME VALUE: NAME is a shell-style name (letters, digits, '_',
+ * not a digit first), so that every program and shell can read it. */
+static int
+d_cgi_env(struct parser *p, int argc, char **argv)
+{
+	struct vhost *vh = p->vh;
+	size_t nlen = strlen(argv[1]), vlen = strlen(argv[2]), total = 0;
+	const char *c;
+	int i;
+
+	(void)argc;
+	for (c = argv[1]; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		    *c == '_' || (is_digit(*c) && c > argv[1])))
+			break;
+	if (nlen == 0 || *c != '\0' || nlen > 128)
+		return fail(p, "cgi-env: '%s' is not a variable name (letters, "
+		    "digits and '_', not a digit first, at most 128)", argv[1]);
+	if (cgi_env_reserved(argv[1]))
+		return fail(p, "cgi-env: '%s' is a CGI meta-variable that itkd "
+		    "sets for each request; it cannot be overridden", argv[1]);
+	for (i = 0; i < vh->ncgi_env; i++) {
+		if (strncmp(vh->cgi_env[i], argv[1], nlen) == 0 &&
+		    vh->cgi_env[i][nlen] == '=')
+			return fail(p, "cgi-env: '%s' given twice", argv[1]);
+		total += strlen(vh->cgi_env[i]) + 1;
+	}
+	if (vh->ncgi_env == VHOST_CGIENV_MAX)
+		return fail(p, "cgi-env: at most %d variables", VHOST_CGIENV_MAX);
+	if (total + nlen + vlen + 2 > VHOST_CGIENV_BYTES)
+		return fail(p, "cgi-env: at most %d bytes of NAME=VALUE in all",
+		    VHOST_CGIENV_BYTES);
+	if ((vh->cgi_env[vh->ncgi_env] = malloc(nlen + vlen + 2)) == NULL)
+		return fail(p, "out of memory");
+	snprintf(vh->cgi_env[vh->ncgi_env++], nlen + vlen + 2, "%s=%s",
+	    argv[1], argv[2]);
+	return 0;
+}
+
 /* N with an optional K, M or G (times 1024) where bytes are meant. */
 static int
 parse_limit_value(struct parser *p, const char *s, int bytes, rlim_t *out)
@@ -1309,6 +1373,7 @@ static const struct directive directives[] = {
 	{ "autoindex", SCOPE_VHOST, 1, 1, 0, d_autoindex, "on|off" },
 	{ "error-page", SCOPE_VHOST, 2, 2, 1, d_error_page, "CODE PATH" },
 	{ "header", SCOPE_VHOST, 2, 2, 1, d_header, "NAME VALUE" },
+	{ "cgi-env", SCOPE_VHOST, 2, 2, 1, d_cgi_env, "NAME VALUE" },
 	{ "cgi-timeout", SCOPE_VHOST, 1, 1, 0, d_cgi_timeout, "SECONDS" },
 	{ "limit", SCOPE_VHOST, 2, 2, 1, d_limit, "cpu|as|nproc|nofile|fsize N" },
 	{ "no-new-privs", SCOPE_VHOST, 1, 1, 0, d_no_new_privs, "on|off" },
@@ -1461,6 +1526,8 @@ vhost_free(struct vhost *vh)
 	}
 	for (i = 0; i < vh->ncgi_dir; i++)
 		free(vh->cgi_dir[i]);
+	for (i = 0; i < vh->ncgi_env; i++)
+		free(vh->cgi_env[i]);
 	for (i = 0; i < vh->nerror_page; i++)
 		free(vh->error_page[i].path);
 	for (i = 0; i < vh->nheader; i++) {

@@ -17,6 +17,8 @@
 #define VHOST_CGIDIR_MAX  8
 #define VHOST_ERRPAGE_MAX 16
 #define VHOST_HEADER_MAX  16
+#define VHOST_CGIENV_MAX  32    /* cgi-env lines */
+#define VHOST_CGIENV_BYTES 16384 /* their NAME=VALUE bytes in all */
 #define VHOST_LIMIT_MAX   5
 #define CONF_VHOST_MAX    4096
 #define CONF_FILE_MAX     (1 << 20)     /* bytes config_load reads at most */
@@ -69,6 +71,8 @@ struct vhost {
 	int ncgi;
 	char *cgi_dir[VHOST_CGIDIR_MAX];        /* "/cgi-bin/" */
 	int ncgi_dir;
+	char *cgi_env[VHOST_CGIENV_MAX];        /* "NAME=VALUE" (cgi-env) */
+	int ncgi_env;
 	char *userdir;          /* NULL: off */
 	char *tls_cert, *tls_key;
 	int tls_line;           /* line of tls-cert, for key errors */

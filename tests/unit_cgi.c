@@ -64,6 +64,14 @@ status(void)
 	CHECK("status_204_no_type", parse("Status: 204 No Content\n\n") > 0);
 	CHECK("status_304_no_type", parse("Status: 304\r\n\r\n") > 0);
 	CHECK("status_500_no_type", parse("Status: 500\n\n") < 0);
+	CHECK("status_custom_phrase", parse("Status: 299 Quite Fine\nContent-Type: a/b\n\n") > 0 &&
+	    h.status == 299 && strcmp(h.reason, "Quite Fine") == 0);
+	CHECK("status_phrase_ctl", parse("Status: 201 Cre\x01" "ated\nContent-Type: a/b\n\n") < 0 &&
+	    strstr(h.error, "control byte") != NULL);
+	CHECK("status_twice_why", parse("Status: 200\nStatus: 404\nContent-Type: a/b\n\n") < 0 &&
+	    strcmp(h.error, "CGI response head refused: Status given twice") == 0);
+	CHECK("no_type_why", parse("Status: 500\n\n") < 0 &&
+	    strstr(h.error, "neither Content-Type nor Location") != NULL);
 }
 
 static void
@@ -122,7 +130,8 @@ malformed(void)
 	CHECK("obs_text_ok", parse("Content-Type: a/b\nX: caf\xc3\xa9\n\n") > 0);
 	memset(big, 'a', sizeof(big));
 	memcpy(big, "X-Big: ", 7);
-	CHECK("too_long_no_end", cgi_parse_headers(big, sizeof(big), &h) < 0);
+	CHECK("too_long_no_end", cgi_parse_headers(big, sizeof(big), &h) < 0 &&
+	    strcmp(h.error, "CGI response head over 64 KiB") == 0);
 	CHECK("exactly_max_no_end", cgi_parse_headers(big, CGI_HEAD_MAX, &h) < 0);
 	CHECK("below_max_no_end", cgi_parse_headers(big, CGI_HEAD_MAX - 1, &h) == 0);
 	n = (size_t)snprintf(many, sizeof(many), "Content-Type: a/b\n");
@@ -133,7 +142,44 @@ malformed(void)
 	    h.nfields == CGI_FIELDS_MAX);
 	n -= 1;
 	n += (size_t)snprintf(many + n, sizeof(many) - n, "X-over: v\n\n");
-	CHECK("fields_over_max", cgi_parse_headers(many, n, &h) < 0);
+	CHECK("fields_over_max", cgi_parse_headers(many, n, &h) < 0 &&
+	    strstr(h.error, "more than 128 header fields") != NULL);
+}
+
+/* What PHP sends at a login: three 3,000-byte cookies, 9 KiB and more of
+ * head (8 KiB was the old limit); and the largest head that fits. */
+static void
+big_heads(void)
+{
+	static char buf[CGI_HEAD_MAX + 4096];
+	size_t n = 0;
+	int i;
+
+	CHECK("head_max_64k", CGI_HEAD_MAX == 65536);
+	n = (size_t)snprintf(buf, sizeof(buf), "Content-Type: text/html\r\n");
+	for (i = 0; i < 3; i++) {
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "Set-Cookie: c%d=", i);
+		memset(buf + n, 'a' + i, 3000);
+		n += 3000;
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "; Path=/\r\n");
+	}
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\r\nbody");
+	CHECK("three_3000_byte_cookies", cgi_parse_headers(buf, n, &h) == (int)(n - 4) &&
+	    h.nfields == 3 && strlen(h.fields[2].value) == 3 + 3000 + 8 &&
+	    h.fields[2].value[3] == 'c');
+	/* One field filling the block to exactly CGI_HEAD_MAX bytes. */
+	n = (size_t)snprintf(buf, sizeof(buf), "Content-Type: a/b\nX-Fill: ");
+	memset(buf + n, 'f', CGI_HEAD_MAX - n - 2);
+	n = CGI_HEAD_MAX - 2;
+	memcpy(buf + n, "\n\n", 2);
+	n += 2;
+	CHECK("exactly_64k_head", cgi_parse_headers(buf, n, &h) == CGI_HEAD_MAX &&
+	    h.nfields == 1 && strlen(h.fields[0].value) == CGI_HEAD_MAX - 28);
+	/* One byte more: the blank line is past the limit. */
+	memmove(buf + 28, buf + 27, n - 27);
+	n++;
+	CHECK("64k_plus_one_refused", cgi_parse_headers(buf, n, &h) < 0 &&
+	    strcmp(h.error, "CGI response head over 64 KiB") == 0);
 }
 
 static void
@@ -154,6 +200,7 @@ main(void)
 	location();
 	length();
 	malformed();
+	big_heads();
 	dropped();
 	return UNIT_END();
 }

@@ -197,10 +197,6 @@ test_good(void)
 static void
 test_request_line_errors(void)
 {
-	CHECK("err.method_put", parse("PUT / HTTP/1.1\r\nHost: a\r\n\r\n") == 501);
-	CHECK("err.method_delete", parse("DELETE / HTTP/1.1\r\nHost: a\r\n\r\n") == 501);
-	CHECK("err.method_patch", parse("PATCH / HTTP/1.1\r\nHost: a\r\n\r\n") == 501);
-	CHECK("err.method_lower", parse("get / HTTP/1.1\r\nHost: a\r\n\r\n") == 501);
 	CHECK("err.method_connect", parse("CONNECT a.test:443 HTTP/1.1\r\nHost: a\r\n\r\n") == 501 &&
 	    req.minor == 1 && req.keep_alive == 0);
 	CHECK("err.options_star", parse("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n") == 501);
@@ -233,6 +229,59 @@ test_request_line_errors(void)
 	CHECK("err.bare_lf", parse("GET / HTTP/1.1\nHost: a\r\n\r\n") == 400);
 	CHECK("err.minor_kept", parse("GET / HTTP/1.0\r\nX: \x01\r\n\r\n") == 400 &&
 	    req.minor == 0 && req.keep_alive == 0);
+}
+
+/* Every method token parses (RFC 9110 9.1); the known ones get their enum
+ * value, the rest HTTP_OTHER, and all keep their name as sent. */
+static void
+test_methods(void)
+{
+	static const struct { const char *line; enum http_method m; } ok[] = {
+		{ "PUT /x HTTP/1.1", HTTP_PUT },
+		{ "DELETE /x HTTP/1.1", HTTP_DELETE },
+		{ "PATCH /x HTTP/1.1", HTTP_PATCH },
+		{ "OPTIONS /x HTTP/1.1", HTTP_OPTIONS },
+		{ "FROBNICATE /x HTTP/1.1", HTTP_OTHER },
+		{ "PROPFIND /x HTTP/1.1", HTTP_OTHER },
+		{ "M-SEARCH /x HTTP/1.1", HTTP_OTHER },
+		{ "get /x HTTP/1.1", HTTP_OTHER },      /* case-sensitive */
+		{ "Put /x HTTP/1.1", HTTP_OTHER },
+		{ "GETS /x HTTP/1.1", HTTP_OTHER },
+		{ "!#$%&'*+-.^_`|~09 /x HTTP/1.1", HTTP_OTHER },
+	};
+	char buf[256], name[64], longest[HTTP_METHOD_MAX + 2];
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(buf, sizeof(buf), "%s\r\nHost: a\r\n"
+		    "Content-Length: 3\r\n\r\n", ok[i].line);
+		snprintf(name, sizeof(name), "method.%.*s",
+		    (int)strcspn(ok[i].line, " "), ok[i].line);
+		CHECK(name, parse(buf) == 0 && req.method == ok[i].m &&
+		    strncmp(req.method_name, ok[i].line, strlen(req.method_name)) == 0 &&
+		    ok[i].line[strlen(req.method_name)] == ' ' &&
+		    strcmp(req.path, "/x") == 0 && req.body == HTTP_BODY_LENGTH &&
+		    req.content_length == 3 && req.keep_alive == 1);
+	}
+	memset(longest, 'X', sizeof(longest));
+	longest[HTTP_METHOD_MAX] = '\0';
+	snprintf(buf, sizeof(buf), "%s / HTTP/1.1\r\nHost: a\r\n\r\n", longest);
+	CHECK("method.longest", parse(buf) == 0 && req.method == HTTP_OTHER &&
+	    strlen(req.method_name) == HTTP_METHOD_MAX);
+	longest[HTTP_METHOD_MAX] = 'X';
+	longest[HTTP_METHOD_MAX + 1] = '\0';
+	snprintf(buf, sizeof(buf), "%s / HTTP/1.1\r\nHost: a\r\n\r\n", longest);
+	CHECK("method.too_long_501", parse(buf) == 501 && req.keep_alive == 0);
+	CHECK("method.trace_501", parse("TRACE / HTTP/1.1\r\nHost: a\r\n\r\n") == 501);
+	CHECK("method.connect_origin_501",
+	    parse("CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n") == 501);
+	CHECK("method.ctl_400", PARSE_BYTES("GE\x01T / HTTP/1.1\r\nHost: a\r\n\r\n") == 400);
+	CHECK("method.utf8_400", parse("G\xc3\x89T / HTTP/1.1\r\nHost: a\r\n\r\n") == 400);
+	CHECK("method.slash_400", parse("GET/ / HTTP/1.1\r\nHost: a\r\n\r\n") == 400);
+	CHECK("method.options_absolute", parse("OPTIONS http://a.test/x HTTP/1.1\r\n"
+	    "Host: a.test\r\n\r\n") == 0 && req.method == HTTP_OPTIONS &&
+	    strcmp(req.path, "/x") == 0);
+	CHECK("method.star_other_400", parse("FROB * HTTP/1.1\r\nHost: a\r\n\r\n") == 400);
 }
 
 static void
@@ -446,6 +495,77 @@ test_chunked(void)
 	CHECK("chunk.error_sticky", chunk_status("g\r\n") == 400);
 }
 
+/* Every status RFC 9110 section 15 defines, and 429 (RFC 6585). */
+static void
+test_reasons(void)
+{
+	static const struct { int code; const char *phrase; } table[] = {
+		{ 100, "Continue" }, { 101, "Switching Protocols" },
+		{ 200, "OK" }, { 201, "Created" }, { 202, "Accepted" },
+		{ 203, "Non-Authoritative Information" }, { 204, "No Content" },
+		{ 205, "Reset Content" }, { 206, "Partial Content" },
+		{ 300, "Multiple Choices" }, { 301, "Moved Permanently" },
+		{ 302, "Found" }, { 303, "See Other" }, { 304, "Not Modified" },
+		{ 305, "Use Proxy" }, { 307, "Temporary Redirect" },
+		{ 308, "Permanent Redirect" }, { 400, "Bad Request" },
+		{ 401, "Unauthorized" }, { 402, "Payment Required" },
+		{ 403, "Forbidden" }, { 404, "Not Found" },
+		{ 405, "Method Not Allowed" }, { 406, "Not Acceptable" },
+		{ 407, "Proxy Authentication Required" },
+		{ 408, "Request Timeout" }, { 409, "Conflict" }, { 410, "Gone" },
+		{ 411, "Length Required" }, { 412, "Precondition Failed" },
+		{ 413, "Content Too Large" }, { 414, "URI Too Long" },
+		{ 415, "Unsupported Media Type" },
+		{ 416, "Range Not Satisfiable" }, { 417, "Expectation Failed" },
+		{ 421, "Misdirected Request" }, { 422, "Unprocessable Content" },
+		{ 426, "Upgrade Required" }, { 429, "Too Many Requests" },
+		{ 431, "Request Header Fields Too Large" },
+		{ 500, "Internal Server Error" }, { 501, "Not Implemented" },
+		{ 502, "Bad Gateway" }, { 503, "Service Unavailable" },
+		{ 504, "Gateway Timeout" }, { 505, "HTTP Version Not Supported" },
+	};
+	struct http_out o;
+	char head[HTTP_OUT_MAX], name[32], longest[HTTP_REASON_MAX + 2];
+	size_t i;
+	int all = 1;
+
+	for (i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		if (strcmp(http_reason(table[i].code), table[i].phrase) != 0) {
+			snprintf(name, sizeof(name), "reason.%d", table[i].code);
+			CHECK(name, 0);
+			all = 0;
+		}
+	}
+	CHECK("reason.rfc9110_table", all);
+	CHECK("reason.unknown_empty", strcmp(http_reason(299), "") == 0 &&
+	    strcmp(http_reason(418), "") == 0 && strcmp(http_reason(306), "") == 0);
+	CHECK("reason_ok.plain", http_reason_ok("Created") && http_reason_ok("A-OK, 100%") &&
+	    http_reason_ok("caf\xc3\xa9") && http_reason_ok("a\tb"));
+	CHECK("reason_ok.refused", !http_reason_ok(NULL) && !http_reason_ok("") &&
+	    !http_reason_ok(" lead") && !http_reason_ok("a\rb") &&
+	    !http_reason_ok("a\nb") && !http_reason_ok("a\x7f") &&
+	    !http_reason_ok("a\x1b[0m"));
+	memset(longest, 'r', sizeof(longest));
+	longest[HTTP_REASON_MAX] = '\0';
+	CHECK("reason_ok.longest", http_reason_ok(longest));
+	longest[HTTP_REASON_MAX] = 'r';
+	longest[HTTP_REASON_MAX + 1] = '\0';
+	CHECK("reason_ok.too_long", !http_reason_ok(longest));
+	http_out_begin_reason(&o, head, sizeof(head), 201, "Made It");
+	CHECK("out.reason_given", strncmp(o.buf, "HTTP/1.1 201 Made It\r\n", 22) == 0);
+	http_out_begin_reason(&o, head, sizeof(head), 599, "Custom Thing");
+	CHECK("out.reason_custom", strncmp(o.buf, "HTTP/1.1 599 Custom Thing\r\n", 27) == 0);
+	http_out_begin_reason(&o, head, sizeof(head), 409, "Bad\r\nX-Evil: 1");
+	CHECK("out.reason_ctl_table", strncmp(o.buf, "HTTP/1.1 409 Conflict\r\n", 23) == 0);
+	http_out_begin_reason(&o, head, sizeof(head), 422, "");
+	CHECK("out.reason_empty_table",
+	    strncmp(o.buf, "HTTP/1.1 422 Unprocessable Content\r\n", 36) == 0);
+	http_out_begin_reason(&o, head, sizeof(head), 299, NULL);
+	CHECK("out.reason_none_empty", strncmp(o.buf, "HTTP/1.1 299 \r\n", 15) == 0);
+	http_out_begin_reason(&o, head, sizeof(head), 1000, "Nope");
+	CHECK("out.reason_bad_code", strncmp(o.buf, "HTTP/1.1 500 Internal Server Error\r\n", 36) == 0);
+}
+
 static void
 test_out(void)
 {
@@ -486,6 +606,7 @@ test_out(void)
 	CHECK("out.overflow_one_field", o.overflow && http_out_end(&o) == -1);
 	http_out_begin(&o, head, sizeof(head), 200);
 	CHECK("out.overflow_reset", http_out_end(&o) == 0);
+	test_reasons();
 	CHECK("reason.all", strcmp(http_reason(417), "Expectation Failed") == 0 &&
 	    strcmp(http_reason(431), "Request Header Fields Too Large") == 0 &&
 	    strcmp(http_reason(505), "HTTP Version Not Supported") == 0 &&
@@ -542,6 +663,7 @@ main(void)
 	test_head_end();
 	test_good();
 	test_request_line_errors();
+	test_methods();
 	test_field_errors();
 	test_smuggling();
 	test_host();

@@ -695,6 +695,94 @@ test_file(void)
 	    "or directory") == 0 && empty(&cfg));
 }
 
+/* cgi-env NAME VALUE: stored as NAME=VALUE; names checked; never one of
+ * the meta-variables itkd sets per request. */
+static void
+test_cgi_env(void)
+{
+	static const char *const reserved[] = {
+		"REQUEST_METHOD", "QUERY_STRING", "SCRIPT_NAME", "PATH_INFO",
+		"REMOTE_ADDR", "CONTENT_LENGTH", "CONTENT_TYPE", "AUTH_TYPE",
+		"REMOTE_USER", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL",
+		"SERVER_SOFTWARE", "GATEWAY_INTERFACE", "PATH_TRANSLATED",
+		"REMOTE_HOST", "REMOTE_IDENT", "REQUEST_URI", "SCRIPT_FILENAME",
+		"DOCUMENT_ROOT", "REMOTE_PORT", "HTTPS", "REDIRECT_STATUS",
+		"HTTP_PROXY", "HTTP_HOST", "HTTP_", "http_cookie", "Request_Method",
+	};
+	static char big[3 * 8192];
+	char text[512], want[512];
+	struct config cfg;
+	size_t i, n;
+	int all = 1;
+
+	CHECK("cgi-env loads", load(&cfg, G V "cgi-env GITWEB_CONFIG /etc/gitweb.conf\n"
+	    "cgi-env CGIT_CONFIG \"/srv/cgit rc\"\ncgi-env PATH /opt/git/bin:/usr/bin\n"
+	    "cgi-env EMPTY \"\"\ncgi-env _x9 \"a=b; c\"\n") == 0 &&
+	    cfg.vhosts[0].ncgi_env == 5 &&
+	    strcmp(cfg.vhosts[0].cgi_env[0], "GITWEB_CONFIG=/etc/gitweb.conf") == 0 &&
+	    strcmp(cfg.vhosts[0].cgi_env[1], "CGIT_CONFIG=/srv/cgit rc") == 0 &&
+	    strcmp(cfg.vhosts[0].cgi_env[2], "PATH=/opt/git/bin:/usr/bin") == 0 &&
+	    strcmp(cfg.vhosts[0].cgi_env[3], "EMPTY=") == 0 &&
+	    strcmp(cfg.vhosts[0].cgi_env[4], "_x9=a=b; c") == 0);
+	if (cfg.vhosts != NULL)
+		config_free(&cfg);
+	CHECK("cgi-env per vhost", load(&cfg, G V "cgi-env A 1\n"
+	    "vhost b.test\nroot /srv/b\ncgi-env A 2\n") == 0 &&
+	    strcmp(cfg.vhosts[0].cgi_env[0], "A=1") == 0 &&
+	    strcmp(cfg.vhosts[1].cgi_env[0], "A=2") == 0 &&
+	    cfg.vhosts[0].ncgi_env == 1 && cfg.vhosts[1].ncgi_env == 1);
+	if (cfg.vhosts != NULL)
+		config_free(&cfg);
+	for (i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
+		snprintf(text, sizeof text, G V "cgi-env %s x\n", reserved[i]);
+		snprintf(want, sizeof want, "itkd.conf:5: cgi-env: '%s' is a CGI "
+		    "meta-variable that itkd sets for each request; it cannot be "
+		    "overridden", reserved[i]);
+		if (!fails(text, want)) {
+			printf("# %s\n", reserved[i]);
+			all = 0;
+		}
+	}
+	CHECK("cgi-env meta-variables refused at file:line", all);
+	CHECK("cgi-env name with =", fails(G V "cgi-env A=B x\n",
+	    "itkd.conf:5: cgi-env: 'A=B' is not a variable name (letters, "
+	    "digits and '_', not a digit first, at most 128)"));
+	CHECK("cgi-env name digit first", fails_with(G V "cgi-env 9A x\n",
+	    "'9A' is not a variable name"));
+	CHECK("cgi-env name dash", fails_with(G V "cgi-env A-B x\n",
+	    "'A-B' is not a variable name"));
+	CHECK("cgi-env name empty", fails_with(G V "cgi-env \"\" x\n",
+	    "'' is not a variable name"));
+	CHECK("cgi-env name blank", fails_with(G V "cgi-env \"A B\" x\n",
+	    "'A B' is not a variable name"));
+	CHECK("cgi-env name utf-8", fails_with(G V "cgi-env \xc3\x89T x\n",
+	    "is not a variable name"));
+	CHECK("cgi-env one word", fails(G V "cgi-env A\n",
+	    "itkd.conf:5: usage: cgi-env NAME VALUE"));
+	CHECK("cgi-env three words", fails(G V "cgi-env A b c\n",
+	    "itkd.conf:5: usage: cgi-env NAME VALUE"));
+	CHECK("cgi-env twice", fails(G V "cgi-env A 1\ncgi-env B 2\ncgi-env A 3\n",
+	    "itkd.conf:7: cgi-env: 'A' given twice"));
+	CHECK("cgi-env global refused", fails(G "cgi-env A 1\n" V,
+	    "itkd.conf:3: 'cgi-env' is a vhost directive: it belongs after a "
+	    "'vhost' line"));
+	n = (size_t)snprintf(big, sizeof big, G V);
+	for (i = 0; i <= VHOST_CGIENV_MAX; i++)
+		n += (size_t)snprintf(big + n, sizeof big - n, "cgi-env V%zu x\n", i);
+	CHECK("cgi-env at most 32", fails(big,
+	    "itkd.conf:37: cgi-env: at most 32 variables"));
+	/* Lines are 8 KiB at most: three of 6,000 bytes pass the bound. */
+	n = (size_t)snprintf(big, sizeof big, G V);
+	for (i = 0; i < 3; i++) {
+		n += (size_t)snprintf(big + n, sizeof big - n, "cgi-env B%zu ", i);
+		memset(big + n, 'v', 6000);
+		n += 6000;
+		n += (size_t)snprintf(big + n, sizeof big - n, "\n");
+	}
+	CHECK("cgi-env bytes bounded", fails(big,
+	    "itkd.conf:7: cgi-env: at most 16384 bytes of NAME=VALUE in all"));
+}
+
 int
 main(void)
 {
@@ -704,6 +792,7 @@ main(void)
 	test_owner();
 	test_global();
 	test_vhost_directives();
+	test_cgi_env();
 	test_lookup();
 	test_file();
 	return UNIT_END();

@@ -10,11 +10,14 @@
 
 static struct http_request req;
 
+#define TCHARS "!#$%&'*+-.^_`|~0123456789" \
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
 /* What a successful parse promises its callers. */
 static void
 check_request(const struct http_request *r)
 {
-	size_t i;
+	size_t i, n;
 
 	if (r->minor != 0 && r->minor != 1)
 		abort();
@@ -27,6 +30,20 @@ check_request(const struct http_request *r)
 	if (r->host[0] == '.' || strstr(r->host, "..") || strchr(r->host, '/'))
 		abort();
 	if (r->nfields > HTTP_FIELDS_MAX)
+		abort();
+	/* The method goes to a CGI program (REQUEST_METHOD) and to the log:
+	 * a token of 1 to HTTP_METHOD_MAX bytes, never CONNECT or TRACE, and
+	 * its enum value says which name it is. */
+	n = strlen(r->method_name);
+	if (n == 0 || n > HTTP_METHOD_MAX ||
+	    strspn(r->method_name, TCHARS) != n ||
+	    strcmp(r->method_name, "CONNECT") == 0 ||
+	    strcmp(r->method_name, "TRACE") == 0)
+		abort();
+	if ((r->method == HTTP_GET) != (strcmp(r->method_name, "GET") == 0) ||
+	    (r->method == HTTP_HEAD) != (strcmp(r->method_name, "HEAD") == 0) ||
+	    (r->method == HTTP_POST) != (strcmp(r->method_name, "POST") == 0) ||
+	    (r->method == HTTP_OPTIONS) != (strcmp(r->method_name, "OPTIONS") == 0))
 		abort();
 	for (i = 0; i < r->nfields; i++)
 		if (r->fields[i].name[0] == '\0' || strpbrk(r->fields[i].value, "\r\n"))

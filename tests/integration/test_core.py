@@ -66,7 +66,10 @@ def vhosts(s):
     st = get(s.port, "/nope", "a.test")
     ok("404 for a missing file", st and st[0] == 404, repr(st))
     st = get(s.port, "/", "a.test", method="DELETE")
-    ok("501 for DELETE", st and st[0] == 501, repr(st))
+    ok("405 for DELETE to a static resource", st and st[0] == 405 and
+       st[1].get("allow") == "GET, HEAD, OPTIONS", repr(st))
+    st = get(s.port, "/", "a.test", method="TRACE")
+    ok("501 for TRACE", st and st[0] == 501, repr(st))
     r = parse(raw(s.port, b"POST /index.html HTTP/1.1\r\nHost: a.test\r\n"
                       b"Content-Length: 3\r\nConnection: close\r\n\r\nabc"))
     st = r[0] if r else None

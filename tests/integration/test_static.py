@@ -170,7 +170,7 @@ def test_basics(s):
     ok("head_error_no_body", head.startswith(b"HTTP/1.1 404") and rest == b"", data[:300])
     r = parse(one_raw(p, b"POST /data.bin HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n"
                       b"Connection: close\r\n\r\nabc"))
-    ok("post_static_405", r and r[0][0] == 405 and r[0][1].get("allow") == "GET, HEAD", r)
+    ok("post_static_405", r and r[0][0] == 405 and r[0][1].get("allow") == "GET, HEAD, OPTIONS", r)
     r = get(p, "/zero.txt")
     ok("empty_file", st(r) == 200 and h(r, "content-length") == "0" and r[2] == b"", r)
     r = parse(one_raw(p, b"GET /data.bin HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
