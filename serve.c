@@ -212,9 +212,7 @@ dispatch(struct exchange *ex)
 		return redirect_dir(ex);
 	if (st != 0)
 		return st;
-	if (ex->r->method == HTTP_POST)
-		return 405;
-	return file_serve(ex, &res);
+	return file_serve(ex, &res);      /* its methods: file_serve's */
 }
 
 /* Whether `/~name` names a user must not show: an unknown name runs as

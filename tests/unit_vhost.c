@@ -727,7 +727,7 @@ test_cgi_env(void)
 	if (cfg.vhosts != NULL)
 		config_free(&cfg);
 	CHECK("cgi-env per vhost", load(&cfg, G V "cgi-env A 1\n"
-	    "vhost b.test\nroot /srv/b\ncgi-env A 2\n") == 0 &&
+	    "vhost b.test\nroot /srv/b\nuser #61002\ngroup #61002\ncgi-env A 2\n") == 0 &&
 	    strcmp(cfg.vhosts[0].cgi_env[0], "A=1") == 0 &&
 	    strcmp(cfg.vhosts[1].cgi_env[0], "A=2") == 0 &&
 	    cfg.vhosts[0].ncgi_env == 1 && cfg.vhosts[1].ncgi_env == 1);
@@ -735,7 +735,7 @@ test_cgi_env(void)
 		config_free(&cfg);
 	for (i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
 		snprintf(text, sizeof text, G V "cgi-env %s x\n", reserved[i]);
-		snprintf(want, sizeof want, "itkd.conf:5: cgi-env: '%s' is a CGI "
+		snprintf(want, sizeof want, "itkd.conf:9: cgi-env: '%s' is a CGI "
 		    "meta-variable that itkd sets for each request; it cannot be "
 		    "overridden", reserved[i]);
 		if (!fails(text, want)) {
@@ -745,7 +745,7 @@ test_cgi_env(void)
 	}
 	CHECK("cgi-env meta-variables refused at file:line", all);
 	CHECK("cgi-env name with =", fails(G V "cgi-env A=B x\n",
-	    "itkd.conf:5: cgi-env: 'A=B' is not a variable name (letters, "
+	    "itkd.conf:9: cgi-env: 'A=B' is not a variable name (letters, "
 	    "digits and '_', not a digit first, at most 128)"));
 	CHECK("cgi-env name digit first", fails_with(G V "cgi-env 9A x\n",
 	    "'9A' is not a variable name"));
@@ -758,19 +758,19 @@ test_cgi_env(void)
 	CHECK("cgi-env name utf-8", fails_with(G V "cgi-env \xc3\x89T x\n",
 	    "is not a variable name"));
 	CHECK("cgi-env one word", fails(G V "cgi-env A\n",
-	    "itkd.conf:5: usage: cgi-env NAME VALUE"));
+	    "itkd.conf:9: usage: cgi-env NAME VALUE"));
 	CHECK("cgi-env three words", fails(G V "cgi-env A b c\n",
-	    "itkd.conf:5: usage: cgi-env NAME VALUE"));
+	    "itkd.conf:9: usage: cgi-env NAME VALUE"));
 	CHECK("cgi-env twice", fails(G V "cgi-env A 1\ncgi-env B 2\ncgi-env A 3\n",
-	    "itkd.conf:7: cgi-env: 'A' given twice"));
+	    "itkd.conf:11: cgi-env: 'A' given twice"));
 	CHECK("cgi-env global refused", fails(G "cgi-env A 1\n" V,
-	    "itkd.conf:3: 'cgi-env' is a vhost directive: it belongs after a "
+	    "itkd.conf:5: 'cgi-env' is a vhost directive: it belongs after a "
 	    "'vhost' line"));
 	n = (size_t)snprintf(big, sizeof big, G V);
 	for (i = 0; i <= VHOST_CGIENV_MAX; i++)
 		n += (size_t)snprintf(big + n, sizeof big - n, "cgi-env V%zu x\n", i);
 	CHECK("cgi-env at most 32", fails(big,
-	    "itkd.conf:37: cgi-env: at most 32 variables"));
+	    "itkd.conf:41: cgi-env: at most 32 variables"));
 	/* Lines are 8 KiB at most: three of 6,000 bytes pass the bound. */
 	n = (size_t)snprintf(big, sizeof big, G V);
 	for (i = 0; i < 3; i++) {
@@ -780,7 +780,7 @@ test_cgi_env(void)
 		n += (size_t)snprintf(big + n, sizeof big - n, "\n");
 	}
 	CHECK("cgi-env bytes bounded", fails(big,
-	    "itkd.conf:7: cgi-env: at most 16384 bytes of NAME=VALUE in all"));
+	    "itkd.conf:11: cgi-env: at most 16384 bytes of NAME=VALUE in all"));
 }
 
 int
