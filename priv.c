@@ -27,6 +27,7 @@
 #include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -956,6 +957,31 @@ priv_ident_vhost(struct priv_ident *id, const struct vhost *vh)
 	id->has_nice = vh->has_nice;
 	id->no_new_privs = vh->no_new_privs;
 	id->vh = vh;
+}
+
+int
+priv_ident_owner(struct priv_ident *id, const struct config *cfg,
+    const struct vhost *vh, const struct stat *st)
+{
+	priv_ident_vhost(id, vh);
+	if (vh->uid_owner)
+		id->uid = st->st_uid;
+	if (vh->gid_owner) {
+		/* Without `groups` an owner's group set is its gid alone
+		 * (vhost.c): it follows the gid. */
+		if (id->ngroups == 1 && id->groups[0] == vh->gid)
+			id->groups[0] = st->st_gid;
+		id->gid = st->st_gid;
+	}
+	/* What the config load refuses, refused again: the owner may have
+	 * changed since (a chown, a directory renamed into place). */
+	if (id->uid == 0 || id->uid == cfg->uid || id->uid < cfg->uid_min ||
+	    id->uid > cfg->uid_max || id->gid == 0 || id->gid == cfg->gid ||
+	    id->gid < cfg->gid_min || id->gid > cfg->gid_max) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
 }
 
 static int

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -48,6 +49,11 @@ static _Alignas(4096) struct {
 	int switched;
 	const char *docroot;            /* vh->root, or docroot_buf */
 	const char *prefix;             /* "", or prefix_buf */
+	int rootfd;                     /* docroot's directory fd, or -1 */
+	const struct vhost *root_vh;    /* whose root rootfd is (NULL: a
+					 * userdir's, opened per request) */
+	struct stat root_st;            /* fstat(rootfd): `owner` */
+	size_t home_len;                /* docroot_buf's home, for a userdir */
 	struct priv_ident ident;        /* the identity we switched to */
 	struct exchange exch;           /* the request being answered */
 	struct conn conn;
@@ -86,6 +92,7 @@ reject(const struct config *cfg, const struct vhost *vh, int status)
 	ex.c = &cs.conn;
 	ex.cfg = cfg;
 	ex.vh = NULL;   /* no error-page: that would touch the vhost's files */
+	ex.rootfd = -1;
 	ex.r = &req;
 	ex.close = 1;
 	req.keep_alive = 0;
@@ -155,6 +162,7 @@ userdir_ident(const struct config *cfg, const struct vhost *vh,
 	if (snprintf(docroot_buf, sizeof(docroot_buf), "%s/%s", pw->pw_dir,
 	    vh->userdir) >= (int)sizeof(docroot_buf))
 		return -1;
+	cs.home_len = strlen(pw->pw_dir);
 	snprintf(prefix_buf, sizeof(prefix_buf), "/~%s", name);
 	priv_ident_vhost(id, vh);
 	id->uid = pw->pw_uid;
@@ -213,8 +221,8 @@ dispatch(struct exchange *ex)
 	struct body b;
 	int st;
 
-	st = ex->path[0] == '\0' ? 301 : path_resolve(&res, ex->vh, ex->docroot,
-	    ex->path);
+	st = ex->path[0] == '\0' ? 301 : path_resolve(&res, ex->vh, ex->rootfd,
+	    ex->docroot, ex->path);
 	if (st == 0 && (res.cgi != NULL || res.in_cgi_dir))
 		return cgi_serve(ex, &res);
 	/* Not a program: the body, if any, is read and dropped first so the
@@ -307,6 +315,7 @@ serve_request(const struct config *cfg, const struct vhost *vh, int last)
 	ex->vh = vh;
 	ex->r = &req;
 	ex->docroot = cs.docroot;
+	ex->rootfd = cs.rootfd;
 	ex->prefix = cs.prefix;
 	ex->tls = cs.conn.tls != NULL;
 	ex->close = last || !req.keep_alive;
@@ -340,6 +349,59 @@ serve_request(const struct config *cfg, const struct vhost *vh, int last)
 	return 0;
 }
 
+static void
+root_close(void)
+{
+	if (cs.rootfd >= 0)
+		close(cs.rootfd);
+	cs.rootfd = -1;
+	cs.root_vh = NULL;
+}
+
+/* The vhost's root as a directory fd, opened by the kernel with no
+ * symlink on the way, before the switch; and the identity, which for
+ * `user owner`/`group owner` is the owner of that very fd, not of
+ * whatever the path named when the config was loaded. Kept for further
+ * requests to the same vhost. Never returns when it cannot be served. */
+static void
+root_open(const struct config *cfg, const struct vhost *vh,
+    struct priv_ident *id)
+{
+	int e;
+
+	if (cs.rootfd < 0 || cs.root_vh != vh) {
+		root_close();
+		if ((cs.rootfd = path_open_root(vh->root, &cs.root_st)) < 0) {
+			e = errno;
+			log_error(vh, "root %s: %s", vh->root, e == ELOOP ?
+			    "a symlink on the way: refused" : strerror(e));
+			reject(cfg, vh, e == ENOENT || e == ENOTDIR ? 404 : 500);
+		}
+		cs.root_vh = vh;
+	}
+	if (!vh->uid_owner && !vh->gid_owner) {
+		priv_ident_vhost(id, vh);
+	} else if (priv_ident_owner(id, cfg, vh, &cs.root_st) < 0) {
+		log_error(vh, "root %s is owned by %lu:%lu, which no vhost may "
+		    "run as: refused", vh->root, (unsigned long)cs.root_st.st_uid,
+		    (unsigned long)cs.root_st.st_gid);
+		reject(cfg, vh, 500);
+	}
+}
+
+/* A userdir's directory, opened as its user (after the switch): no
+ * symlink below the home. Left at -1 if it cannot be: every path is then
+ * a 404, as for a user without one. */
+static void
+userdir_open(void)
+{
+	char *end = docroot_buf + cs.home_len;  /* the '/' before userdir */
+
+	*end = '\0';
+	cs.rootfd = path_open_userdir(docroot_buf, end + 1);
+	*end = '/';
+}
+
 /* Pick vhost and identity for the parsed request; never returns when the
  * request cannot be served on this connection. */
 static const struct vhost *
@@ -352,10 +414,11 @@ choose(const struct config *cfg, struct priv_ident *id)
 	    vh != tls_vhost(cs.conn.tls))
 		reject(cfg, vh, 421);
 	if (userdir_ident(cfg, vh, req.path, id) == 0) {
+		root_close();   /* opened after the switch (userdir_open) */
 		cs.docroot = docroot_buf;
 		cs.prefix = prefix_buf;
 	} else {
-		priv_ident_vhost(id, vh);
+		root_open(cfg, vh, id);
 		cs.docroot = vh->root;
 		cs.prefix = "";
 	}
@@ -404,6 +467,7 @@ serve_connection(const struct config *cfg, struct tls_keys *keys,
 	const struct vhost *vh;
 	int fd = a->fd, st, n;
 
+	cs.rootfd = -1;
 	stage1_setup(cfg, inherited, ninherited);
 	if (conn_init(&cs.conn, fd, a->peer, a->local, a->ready) < 0)
 		finish(1);
@@ -431,6 +495,8 @@ serve_connection(const struct config *cfg, struct tls_keys *keys,
 			enter_stage2(cfg, keys, vh, &id, slot);
 		else if (!priv_ident_same(&cs.ident, &id))
 			finish(0);      /* another identity: unanswered close */
+		if (cs.docroot == docroot_buf)
+			userdir_open();
 		if (serve_request(cfg, vh, n >= cfg->keepalive_requests) < 0)
 			finish(0);
 		/* Idle between requests: keepalive-timeout; then the head of
