@@ -147,7 +147,7 @@ path_open_root(const char *root, struct stat *st)
 	    RESOLVE_STRICT);
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, st) != 0) {
+	if (st != NULL && fstat(fd, st) != 0) {
 		e = errno;
 		close(fd);
 		errno = e;
@@ -389,8 +389,7 @@ path_resolve(struct path_res *res, const struct vhost *vh, int rootfd,
 	 * rootfd. */
 	res->script_name = res->fs + rootlen;
 	if (path[1] == '\0') {
-		if (fstat(rootfd, &res->st) != 0)
-			return path_errno_status(errno);
+		res->st.st_mode = S_IFDIR;      /* rootfd is one (O_DIRECTORY) */
 		return find_index(res, vh, rootfd);
 	}
 	/* The whole path in one walk of the kernel's. Only a regular file

@@ -47,9 +47,10 @@ int path_resolve(struct path_res *res, const struct vhost *vh, int rootfd,
     const char *docroot, const char *path);
 
 /* A vhost's `root` (absolute), opened as the directory to serve from:
- * O_PATH, close-on-exec, no symlink in any component. *st is fstat of that
- * very fd: its owner is `user owner`'s. The fd, or -1 with errno (ELOOP:
- * a symlink on the way; ENOSYS: a kernel without openat2). */
+ * O_PATH, close-on-exec, no symlink in any component. *st (unless st is
+ * NULL) is fstat of that very fd: its owner is `user owner`'s. The fd, or
+ * -1 with errno (ELOOP: a symlink on the way; ENOSYS: a kernel without
+ * openat2). */
 int path_open_root(const char *root, struct stat *st);
 
 /* A user's `userdir` below home, opened as the user (after the switch):
