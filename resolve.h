@@ -43,8 +43,15 @@ resolve_open(int dirfd, const char *path, int flags, mode_t mode,
 	long fd;
 	int tries = 0;
 
+	/* libc's open() adds O_LARGEFILE on a 32-bit system; a raw openat2
+	 * must, or a file past 2 GiB fails (EOVERFLOW). O_PATH takes none. */
+	if ((flags & O_PATH) == 0)
+		flags |= O_LARGEFILE;
 	how.flags = (uint64_t)(unsigned)flags;
-	how.mode = (flags & (O_CREAT | O_TMPFILE)) ? (uint64_t)mode : 0;
+	/* openat2 refuses a mode without a file to create (O_TMPFILE holds
+	 * O_DIRECTORY's bit: only all of it means O_TMPFILE). */
+	how.mode = (flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE ?
+	    (uint64_t)mode : 0;
 	how.resolve = resolve;
 	do
 		fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
