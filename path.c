@@ -176,6 +176,26 @@ path_open_userdir(const char *home, const char *userdir)
 	return fd;
 }
 
+void
+path_openat2_error(char *err, size_t errlen, int e, const char *release)
+{
+	int major = 0, minor = 0;
+
+	if (e == ENOSYS && (sscanf(release, "%d.%d", &major, &minor) != 2 ||
+	    major < 5 || (major == 5 && minor < 6)))
+		snprintf(err, errlen, "openat2(2) is missing: itkd needs Linux "
+		    "5.6 or later to resolve paths without symlinks (this "
+		    "kernel: %s)", release);
+	else if (e == ENOSYS)
+		snprintf(err, errlen, "openat2(2) is missing although this "
+		    "kernel (%s) has it: a seccomp policy or an emulator "
+		    "refuses it; itkd needs it (Linux 5.6 or later)", release);
+	else
+		snprintf(err, errlen, "openat2(2) does not work here (%s): itkd "
+		    "needs it, Linux 5.6 or later, not refused by a seccomp "
+		    "policy (this kernel: %s)", strerror(e), release);
+}
+
 int
 path_check_kernel(char *err, size_t errlen)
 {
@@ -191,14 +211,7 @@ path_check_kernel(char *err, size_t errlen)
 	e = errno;
 	if (uname(&u) != 0)
 		snprintf(u.release, sizeof(u.release), "unknown");
-	if (e == ENOSYS)
-		snprintf(err, errlen, "openat2(2) is missing: itkd needs Linux "
-		    "5.6 or later to resolve paths without symlinks (this "
-		    "kernel: %s)", u.release);
-	else
-		snprintf(err, errlen, "openat2(2) does not work here (%s): itkd "
-		    "needs it, Linux 5.6 or later, not refused by a seccomp "
-		    "policy (this kernel: %s)", strerror(e), u.release);
+	path_openat2_error(err, errlen, e, u.release);
 	return -1;
 }
 

@@ -70,5 +70,7 @@ int path_errno_status(int e);
 /* 0 if this kernel has openat2(2); else -1 with one line in err that names
  * it and the Linux version it needs. */
 int path_check_kernel(char *err, size_t errlen);
+/* That line, for openat2's errno e on a kernel of that release (uname). */
+void path_openat2_error(char *err, size_t errlen, int e, const char *release);
 
 #endif

@@ -27,7 +27,6 @@
 #include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -961,17 +960,17 @@ priv_ident_vhost(struct priv_ident *id, const struct vhost *vh)
 
 int
 priv_ident_owner(struct priv_ident *id, const struct config *cfg,
-    const struct vhost *vh, const struct stat *st)
+    const struct vhost *vh, uid_t owner_uid, gid_t owner_gid)
 {
 	priv_ident_vhost(id, vh);
 	if (vh->uid_owner)
-		id->uid = st->st_uid;
+		id->uid = owner_uid;
 	if (vh->gid_owner) {
 		/* Without `groups` an owner's group set is its gid alone
 		 * (vhost.c): it follows the gid. */
 		if (id->ngroups == 1 && id->groups[0] == vh->gid)
-			id->groups[0] = st->st_gid;
-		id->gid = st->st_gid;
+			id->groups[0] = owner_gid;
+		id->gid = owner_gid;
 	}
 	/* What the config load refuses, refused again: the owner may have
 	 * changed since (a chown, a directory renamed into place). */

@@ -52,7 +52,8 @@ static _Alignas(4096) struct {
 	int rootfd;                     /* docroot's directory fd, or -1 */
 	const struct vhost *root_vh;    /* whose root rootfd is (NULL: a
 					 * userdir's, opened per request) */
-	struct stat root_st;            /* fstat(rootfd): `owner` */
+	uid_t root_uid;                 /* fstat(rootfd): `owner`'s ids */
+	gid_t root_gid;
 	size_t home_len;                /* docroot_buf's home, for a userdir */
 	struct priv_ident ident;        /* the identity we switched to */
 	struct exchange exch;           /* the request being answered */
@@ -367,26 +368,28 @@ static void
 root_open(const struct config *cfg, const struct vhost *vh,
     struct priv_ident *id)
 {
-	int e;
+	int owner = vh->uid_owner || vh->gid_owner, e;
+	struct stat st;
 
 	if (cs.rootfd < 0 || cs.root_vh != vh) {
 		root_close();
 		/* fstat only for `owner`: one call less for the others. */
-		if ((cs.rootfd = path_open_root(vh->root, vh->uid_owner ||
-		    vh->gid_owner ? &cs.root_st : NULL)) < 0) {
+		if ((cs.rootfd = path_open_root(vh->root, owner ? &st : NULL)) < 0) {
 			e = errno;
 			log_error(vh, "root %s: %s", vh->root, e == ELOOP ?
 			    "a symlink on the way: refused" : strerror(e));
 			reject(cfg, vh, e == ENOENT || e == ENOTDIR ? 404 : 500);
 		}
 		cs.root_vh = vh;
+		cs.root_uid = owner ? st.st_uid : 0;
+		cs.root_gid = owner ? st.st_gid : 0;
 	}
-	if (!vh->uid_owner && !vh->gid_owner) {
+	if (!owner) {
 		priv_ident_vhost(id, vh);
-	} else if (priv_ident_owner(id, cfg, vh, &cs.root_st) < 0) {
+	} else if (priv_ident_owner(id, cfg, vh, cs.root_uid, cs.root_gid) < 0) {
 		log_error(vh, "root %s is owned by %lu:%lu, which no vhost may "
-		    "run as: refused", vh->root, (unsigned long)cs.root_st.st_uid,
-		    (unsigned long)cs.root_st.st_gid);
+		    "run as: refused", vh->root, (unsigned long)cs.root_uid,
+		    (unsigned long)cs.root_gid);
 		reject(cfg, vh, 500);
 	}
 }

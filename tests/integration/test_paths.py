@@ -20,7 +20,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from itkdtest import (ITKD, UID_USER, UID_A, UID_B, UID_C, Server, done, free_port, get,
-                      mkdir, need_root, ok, wait_for, write)
+                      mkdir, need_root, ok, skip, wait_for, write)
 
 need_root("test_paths")
 
@@ -258,6 +258,33 @@ def root_symlink_check(d):
            rc == 1 and "symbolic link" in err, repr((rc, err)))
 
 
+NOOPENAT2 = os.path.join(os.path.dirname(ITKD), "tests", "helpers", "noopenat2")
+
+
+def no_openat2(conf_path):
+    """Where openat2 is missing (a seccomp filter makes it ENOSYS, as a
+    kernel before 5.6 does): one clear line, and nothing starts."""
+    if not os.access(NOOPENAT2, os.X_OK):
+        skip("no openat2", "tests/helpers/noopenat2 is not built (make check builds it)")
+        return
+    p = subprocess.run([NOOPENAT2, ITKD, "-t", "-c", conf_path], capture_output=True,
+                       text=True)
+    lines = p.stderr.strip().splitlines()
+    ok("no openat2: itkd -t refuses with one line naming openat2 and Linux 5.6",
+       p.returncode == 1 and len(lines) == 1 and "openat2" in lines[0] and
+       "Linux 5.6" in lines[0], repr((p.returncode, p.stderr)))
+    p = subprocess.Popen([NOOPENAT2, ITKD, "-f", "-c", conf_path],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _, err = p.communicate(timeout=5)
+        rc = p.returncode
+    except subprocess.TimeoutExpired:
+        p.terminate()
+        _, err = p.communicate()
+        rc = None
+    ok("no openat2: itkd does not start", rc == 1 and "openat2" in err, repr((rc, err)))
+
+
 def log_swap():
     """Finding 4: the vhost's log directory is her own. Swapped for a
     symlink to a directory of root's before a reload: nothing may be
@@ -328,6 +355,7 @@ def main():
         owner_from_fd(srv, root)
         owner_swap(srv, root)
         root_symlink_check(srv.dir)
+        no_openat2(srv.conf)
     finally:
         srv.cleanup()
     log_swap()
