@@ -27,8 +27,10 @@ struct path_res {
 	int in_cgi_dir;                 /* found below a `cgi-dir` */
 	const char *script_name;        /* URL path (below the prefix) of it:
 					 * the end of fs, after the root (one
-					 * buffer, one page, not two) */
-	char fs[PATH_MAX];              /* file system path of what was found */
+					 * buffer, one page, not two), and the
+					 * name to path_open beneath rootfd */
+	char fs[PATH_MAX];              /* file system path of what was found,
+					 * for logs and CGI variables only */
 	char path_info[PATH_MAX];       /* the rest after a script, "" if none;
 					 * set only when cgi or in_cgi_dir is (a
 					 * static file's request leaves its page
