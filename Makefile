@@ -44,8 +44,8 @@ tests/unit_http: tests/unit_http.c $(O)/http.o tests/unit.h
 	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/http.o
 tests/unit_vhost: tests/unit_vhost.c $(O)/vhost.o tests/unit.h
 	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/vhost.o
-tests/unit_path: tests/unit_path.c $(O)/path.o $(O)/vhost.o $(O)/http.o tests/unit.h
-	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/path.o $(O)/vhost.o $(O)/http.o
+tests/unit_path: tests/unit_path.c $(O)/path.o $(O)/vhost.o $(O)/http.o $(O)/priv.o tests/unit.h
+	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/path.o $(O)/vhost.o $(O)/http.o $(O)/priv.o -lcap
 tests/unit_priv: tests/unit_priv.c $(O)/priv.o tests/unit.h
 	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/priv.o -lcap
 tests/unit_tls: tests/unit_tls.c $(O)/tls.o $(O)/vhost.o $(O)/log.o $(O)/http.o tests/unit.h

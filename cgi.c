@@ -515,14 +515,26 @@ default_signals(void)
 }
 
 /* fork()ed: become the script. Only async-signal-safe calls from here.
- * An exec failure reports errno on fd 3 (close-on-exec: gone on success). */
+ * An exec failure reports errno on fd 3 (close-on-exec: gone on success).
+ *
+ * The program is found through dirfd, the script's directory as the
+ * kernel opened it beneath the root: fchdir to it, then execve of
+ * "./name", a name looked up in that very directory. Not execveat on the
+ * script's own fd: for a "#!" script the kernel would hand the
+ * interpreter "/dev/fd/N", a name that needs /proc and dies with the
+ * close-on-exec fd. Between path_resolve and this execve the vhost's
+ * owner could swap the name for another program, but only as the uid
+ * this process already is: the identity was fixed before. */
 static void __attribute__((noreturn))
-child_exec(const char *dir, char *const argv[], char *const envp[],
+child_exec(int dirfd, const char *exe, char *const argv[], char *const envp[],
     int in, int out, int err, int report)
 {
 	sigset_t none;
 	int e, failfd = report;
 
+	/* First: dirfd may be a low number the shuffle below reuses. */
+	if (fchdir(dirfd) < 0)
+		goto fail;
 	default_signals();
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -537,9 +549,7 @@ child_exec(const char *dir, char *const argv[], char *const envp[],
 		goto fail;
 	failfd = 3;
 	close_from(4);
-	if (chdir(dir) < 0)
-		goto fail;
-	execve(argv[0], argv, envp);
+	execve(exe, argv, envp);
 fail:
 	e = errno;
 	if (write(failfd, &e, sizeof(e)) < 0)
@@ -961,24 +971,51 @@ set_nonblock(int fd)
 	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/* Which program to run, and may we: 0 or 403. */
+/* The script's directory, opened by the kernel beneath the root: the
+ * child's working directory, where its name is looked up. fd or -1. */
 static int
-program(const struct path_res *res, char *argv[3])
+script_dir(const struct exchange *ex, const struct path_res *res)
 {
+	static char dir[PATH_MAX];
+	const char *base = strrchr(res->script_name, '/');
+	size_t n = base != NULL ? (size_t)(base - res->script_name) + 1 : 0;
+
+	if (n >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dir, res->script_name, n);
+	dir[n] = '\0';
+	return path_open(ex->rootfd, dir, O_PATH | O_DIRECTORY);
+}
+
+/* Which program to run (*exe, for execve in dirfd), and may we: 0 or 403.
+ * An interpreter is the administrator's path; it gets the script's full
+ * name, which it opens itself as the vhost's uid (and which scripts see
+ * as $0 and SCRIPT_FILENAME). */
+static int
+program(const struct path_res *res, int dirfd, const char **exe, char *argv[3])
+{
+	static char here[NAME_MAX + 3];
 	const char *interp = res->in_cgi_dir || res->cgi == NULL ? NULL :
 	    res->cgi->interp;
+	const char *base = strrchr(res->script_name, '/');
 
-	if (!S_ISREG(res->st.st_mode))
+	base = base != NULL ? base + 1 : res->script_name;
+	if (!S_ISREG(res->st.st_mode) ||
+	    snprintf(here, sizeof(here), "./%s", base) >= (int)sizeof(here))
 		return 403;
 	if (interp == NULL) {
+		*exe = here;
 		argv[0] = (char *)res->fs;
 		argv[1] = NULL;
-		return access(res->fs, X_OK) == 0 ? 0 : 403;
+		return faccessat(dirfd, base, X_OK, 0) == 0 ? 0 : 403;
 	}
+	*exe = interp;
 	argv[0] = (char *)interp;
 	argv[1] = (char *)res->fs;
 	argv[2] = NULL;
-	return access(res->fs, R_OK) == 0 ? 0 : 403;
+	return faccessat(dirfd, base, R_OK, 0) == 0 ? 0 : 403;
 }
 
 static int
@@ -988,20 +1025,15 @@ exec_failed(struct run *u, int e)
 	return e == EACCES || e == EPERM ? 403 : 500;
 }
 
-/* fork and exec with stdin from stdin_fd (a memfd) or a new pipe. */
+/* fork and exec exe (in dirfd) with stdin from stdin_fd (a memfd) or a
+ * new pipe. */
 static int
-spawn(struct run *u, char *argv[], int stdin_fd)
+spawn(struct run *u, int dirfd, const char *exe, char *argv[], int stdin_fd)
 {
 	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
 	int prep[2] = { -1, -1 }, st = 500, e;
-	char dir[PATH_MAX], *slash;
 	ssize_t n;
 
-	snprintf(dir, sizeof(dir), "%s", u->res->fs);
-	if ((slash = strrchr(dir, '/')) == dir)
-		dir[1] = '\0';
-	else if (slash != NULL)
-		*slash = '\0';
 	if ((stdin_fd < 0 && pipe2(pin, O_CLOEXEC) < 0) ||
 	    pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0 ||
 	    pipe2(prep, O_CLOEXEC) < 0)
@@ -1013,7 +1045,8 @@ spawn(struct run *u, char *argv[], int stdin_fd)
 		goto err;
 	}
 	if (u->pid == 0)
-		child_exec(dir, argv, env.vars, pin[0], pout[1], perr[1], prep[1]);
+		child_exec(dirfd, exe, argv, env.vars, pin[0], pout[1], perr[1],
+		    prep[1]);
 	setpgid(u->pid, u->pid);        /* no race with a kill(-pid) */
 	close_fd(&pin[0]);
 	close_fd(&pout[1]);
@@ -1179,8 +1212,8 @@ cgi_serve(struct exchange *ex, const struct path_res *res)
 	struct run *u = &run;
 	struct sigaction ign, old_pipe;
 	char *argv[3];
-	const char *base;
-	int st, memfd = -1, timeout;
+	const char *base, *exe;
+	int st, memfd = -1, timeout, dirfd = -1;
 	uint64_t body_len = 0;
 
 	memset(u, 0, sizeof(*u));
@@ -1188,7 +1221,11 @@ cgi_serve(struct exchange *ex, const struct path_res *res)
 	u->res = res;
 	u->in = u->out = u->err = u->pidfd = -1;
 	body_init(&u->b, ex->c, ex->r);
-	if ((st = program(res, argv)) != 0)
+	if ((dirfd = script_dir(ex, res)) < 0) {
+		st = path_errno_status(errno);
+		goto out;
+	}
+	if ((st = program(res, dirfd, &exe, argv)) != 0)
 		goto out;
 	if (ex->r->body == HTTP_BODY_CHUNKED &&
 	    (st = buffer_chunked(u, &memfd, &body_len)) != 0)
@@ -1209,7 +1246,7 @@ cgi_serve(struct exchange *ex, const struct path_res *res)
 	    OUT_NPH : OUT_HEAD;
 	if (u->state == OUT_NPH)
 		ex->close = 1;  /* we cannot know how its answer is framed */
-	st = spawn(u, argv, memfd);
+	st = spawn(u, dirfd, exe, argv, memfd);
 	close_fd(&memfd);
 	if (st == 0)
 		st = run_loop(u);
@@ -1217,6 +1254,7 @@ cgi_serve(struct exchange *ex, const struct path_res *res)
 	sigaction(SIGPIPE, &old_pipe, NULL);
 out:
 	close_fd(&memfd);
+	close_fd(&dirfd);
 	if (st < 0)
 		ex->close = 1;
 	else

@@ -431,11 +431,12 @@ error_page(struct exchange *ex, int status, struct http_out *o)
 	if (vh == NULL || i == vh->nerror_page)
 		return 1;
 	res = &res_buf;
-	if (path_normalise(path, sizeof(path), vh->error_page[i].path) != 0 ||
-	    path_resolve(res, vh, vh->root, path) != 0 || res->is_dir ||
-	    res->cgi != NULL || res->in_cgi_dir)
+	if (ex->rootfd < 0 ||
+	    path_normalise(path, sizeof(path), vh->error_page[i].path) != 0 ||
+	    path_resolve(res, vh, ex->rootfd, ex->docroot, path) != 0 ||
+	    res->is_dir || res->cgi != NULL || res->in_cgi_dir)
 		return 1;
-	if ((fd = open(res->fs, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) < 0)
+	if ((fd = path_open(ex->rootfd, res->script_name, O_RDONLY | O_NONBLOCK)) < 0)
 		return 1;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
@@ -821,17 +822,20 @@ sibling_name(char *fs, const char *suffix)
 	return (ssize_t)n;
 }
 
-/* Open fs + suffix if it is a regular file; -1 if not. */
+/* Open the file res names + suffix (beneath rootfd) if it is a regular
+ * file; -1 if not. */
 static int
-open_sibling(char *fs, const char *suffix, struct stat *st)
+open_sibling(struct path_res *res, int rootfd, const char *suffix,
+    struct stat *st)
 {
-	ssize_t n = sibling_name(fs, suffix);
+	ssize_t n = sibling_name(res->fs, suffix);
 	int fd;
 
 	if (n < 0)
 		return -1;
-	fd = openat(AT_FDCWD, fs, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	fs[n] = '\0';
+	/* script_name is the end of fs: it names the sibling now. */
+	fd = path_open(rootfd, res->script_name, O_RDONLY | O_NONBLOCK);
+	res->fs[n] = '\0';
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
@@ -842,16 +846,20 @@ open_sibling(char *fs, const char *suffix, struct stat *st)
 }
 
 static int
-sibling_exists(char *fs, const char *suffix)
+sibling_exists(struct path_res *res, int rootfd, const char *suffix)
 {
-	ssize_t n = sibling_name(fs, suffix);
+	ssize_t n = sibling_name(res->fs, suffix);
 	struct stat st;
-	int found;
+	int fd, found = 0;
 
 	if (n < 0)
 		return 0;
-	found = stat(fs, &st) == 0 && S_ISREG(st.st_mode);
-	fs[n] = '\0';
+	/* Mostly absent: one openat2 (ENOENT), as a stat was. */
+	if ((fd = path_open(rootfd, res->script_name, O_PATH)) >= 0) {
+		found = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+		close(fd);
+	}
+	res->fs[n] = '\0';
 	return found;
 }
 
@@ -894,8 +902,8 @@ static int
 rep_open(struct rep *rp, const struct exchange *ex, struct path_res *res)
 {
 	const char *ae = http_field(ex->r, "Accept-Encoding");
-	int has_br = sibling_exists(res->fs, ".br");
-	int has_gz = sibling_exists(res->fs, ".gz");
+	int has_br = sibling_exists(res, ex->rootfd, ".br");
+	int has_gz = sibling_exists(res, ex->rootfd, ".gz");
 	int qbr = has_br && ae ? accept_q(ae, "br") : 0;
 	int qgz = has_gz && ae ? accept_q(ae, "gzip") : 0;
 
@@ -905,15 +913,17 @@ rep_open(struct rep *rp, const struct exchange *ex, struct path_res *res)
 	rp->fd = -1;
 	rp->vary = has_br || has_gz;
 	rp->type = file_mime(res->fs);
-	if (qbr > 0 && qbr >= qgz && (rp->fd = open_sibling(res->fs, ".br", &rp->st)) >= 0)
+	if (qbr > 0 && qbr >= qgz &&
+	    (rp->fd = open_sibling(res, ex->rootfd, ".br", &rp->st)) >= 0)
 		rp->encoding = "br";
-	else if (qgz > 0 && (rp->fd = open_sibling(res->fs, ".gz", &rp->st)) >= 0)
+	else if (qgz > 0 &&
+	    (rp->fd = open_sibling(res, ex->rootfd, ".gz", &rp->st)) >= 0)
 		rp->encoding = "gzip";
-	/* openat, not open: musl's open() follows O_CLOEXEC with an
-	 * fcntl(F_SETFD) for kernels older than 2.6.23; openat does not. */
-	else if ((rp->fd = openat(AT_FDCWD, res->fs,
-	    O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) < 0)
-		return errno == EACCES || errno == EPERM ? 403 : 404;
+	/* Again by the kernel beneath the root: what path_resolve saw may
+	 * have been swapped since, but only for something in the tree. */
+	else if ((rp->fd = path_open(ex->rootfd, res->script_name,
+	    O_RDONLY | O_NONBLOCK)) < 0)
+		return path_errno_status(errno);
 	else if (fstat(rp->fd, &rp->st) != 0 || !S_ISREG(rp->st.st_mode)) {
 		close(rp->fd);
 		rp->fd = -1;
@@ -1076,16 +1086,6 @@ struct entry {
 	time_t mtime;
 };
 
-static int listing_seen;
-
-static int
-listing_filter(const struct dirent *d)
-{
-	if (d->d_name[0] == '.')
-		return 0;       /* ".", ".." and hidden files */
-	return ++listing_seen <= LISTING_MAX;
-}
-
 static void
 listing_row(struct sink *s, const struct entry *e)
 {
@@ -1135,41 +1135,88 @@ listing_body(struct sink *s, const struct exchange *ex, const char *url,
 	sink_str(s, "</body></html>\n");
 }
 
-/* The entries of dir, sorted, each stat'ed once (so that the counted and
- * the sent body agree). Returns the count or -1; *out is malloc'd. */
 static int
-listing_read(const char *dir, struct entry **out, int *truncated)
+entry_cmp(const void *a, const void *b)
 {
-	struct dirent **names = NULL;
-	struct entry *ents;
-	struct stat st;
-	int n, i, dfd, e;
+	return strcmp(((const struct entry *)a)->name,
+	    ((const struct entry *)b)->name);
+}
 
-	listing_seen = 0;
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+/* Size, time and a '/' for a directory: a symlink shows what it names if
+ * the kernel finds that beneath the root (dirpath is the listed
+ * directory's path below rootfd, '/'-terminated), else only its name. */
+static void
+entry_stat(struct entry *en, int dfd, int rootfd, const char *dirpath)
+{
+	static char rel[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	en->ok = fstatat(dfd, en->name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (en->ok && S_ISLNK(st.st_mode)) {
+		en->ok = 0;
+		if (snprintf(rel, sizeof(rel), "%s%s", dirpath, en->name) <
+		    (int)sizeof(rel) && (fd = path_open(rootfd, rel, O_PATH)) >= 0) {
+			en->ok = fstat(fd, &st) == 0;
+			close(fd);
+		}
+	}
+	if (en->ok && S_ISDIR(st.st_mode))
+		strcat(en->name, "/");  /* name has room for it */
+	en->size = en->ok ? (uint64_t)st.st_size : 0;
+	en->mtime = en->ok ? st.st_mtime : 0;
+}
+
+/* The entries of the directory dirpath names below rootfd, opened by the
+ * kernel as every file is, sorted by name, each stat'ed once (so that the
+ * counted and the sent body agree). Returns the count or -1; *out is
+ * malloc'd. */
+static int
+listing_read(int rootfd, const char *dirpath, struct entry **out,
+    int *truncated)
+{
+	struct entry *ents, *grown;
+	struct dirent *d;
+	DIR *dir;
+	int n = 0, cap = 64, seen = 0, dfd, i, e;
+
+	if ((dfd = path_open(rootfd, dirpath, O_RDONLY | O_DIRECTORY)) < 0)
 		return -1;
-	if ((n = scandir(dir, &names, listing_filter, alphasort)) < 0) {
+	if ((dir = fdopendir(dfd)) == NULL) {
 		e = errno;
 		close(dfd);
 		errno = e;
 		return -1;
 	}
-	*truncated = listing_seen > LISTING_MAX;
-	ents = calloc((size_t)n + 1, sizeof(*ents));
-	for (i = 0; i < n; i++) {
-		if (ents != NULL) {
-			ents[i].ok = fstatat(dfd, names[i]->d_name, &st, 0) == 0;
-			snprintf(ents[i].name, sizeof(ents[i].name), "%s%s",
-			    names[i]->d_name, ents[i].ok && S_ISDIR(st.st_mode) ? "/" : "");
-			ents[i].size = ents[i].ok ? (uint64_t)st.st_size : 0;
-			ents[i].mtime = ents[i].ok ? st.st_mtime : 0;
+	if ((ents = malloc((size_t)cap * sizeof(*ents))) == NULL)
+		goto err;
+	while ((errno = 0, d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.' || ++seen > LISTING_MAX)
+			continue;       /* ".", ".." and hidden files */
+		if (n == cap) {
+			grown = realloc(ents, (size_t)cap * 2 * sizeof(*ents));
+			if (grown == NULL)
+				goto err;
+			ents = grown;
+			cap *= 2;
 		}
-		free(names[i]);
+		snprintf(ents[n++].name, sizeof(ents[0].name), "%s", d->d_name);
 	}
-	free(names);
-	close(dfd);
+	if (errno != 0)
+		goto err;
+	qsort(ents, (size_t)n, sizeof(*ents), entry_cmp);
+	for (i = 0; i < n; i++)
+		entry_stat(&ents[i], dirfd(dir), rootfd, dirpath);
+	closedir(dir);
+	*truncated = seen > LISTING_MAX;
 	*out = ents;
-	return ents != NULL ? n : -1;
+	return n;
+err:
+	e = errno;
+	free(ents);
+	closedir(dir);
+	errno = e;
+	return -1;
 }
 
 static int
@@ -1180,8 +1227,8 @@ send_listing(struct exchange *ex, const struct path_res *res)
 	struct entry *ents = NULL;
 	int n, truncated = 0, rc;
 
-	if ((n = listing_read(res->fs, &ents, &truncated)) < 0)
-		return error_answer(ex, errno == EACCES ? 403 : 404, -1);
+	if ((n = listing_read(ex->rootfd, res->script_name, &ents, &truncated)) < 0)
+		return error_answer(ex, path_errno_status(errno), -1);
 	listing_body(&s, ex, res->script_name, ents, n, truncated);
 	head_begin(ex, &o, 200);
 	http_out_field(&o, "Content-Type", "text/html; charset=utf-8");

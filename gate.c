@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "file.h"
 #include "gate.h"
@@ -66,6 +67,7 @@ gate_reject(const struct config *cfg, const struct vhost *vh, int status)
 	ex.cfg = cfg;
 	ex.vh = NULL;   /* no error-page: that would touch the vhost's files */
 	ex.r = &greq;
+	ex.rootfd = -1;
 	ex.tls = gc.tls != NULL;
 	ex.close = 1;
 	greq.keep_alive = 0;
@@ -142,6 +144,26 @@ send_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* The monitor's one answer, before the deadline: 0, or -1 if it went
+ * away or said nothing in time. */
+static int
+recv_verdict(int sp, int64_t deadline, int32_t *verdict)
+{
+	struct pollfd p = { .fd = sp, .events = POLLIN };
+	int64_t left;
+	ssize_t n;
+
+	for (;;) {
+		left = deadline - clock_ms();
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			return -1;
+		n = recv(sp, verdict, sizeof(*verdict), MSG_WAITALL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		return n == (ssize_t)sizeof(*verdict) ? 0 : -1;
+	}
+}
+
 /* Plaintext both ways until stage 2 is done (EOF on sp) or the client is
  * gone. Each direction has one buffer and is read only when its buffer is
  * empty, so neither side can make the other wait on it forever; a write
@@ -209,6 +231,7 @@ gate_run(const struct config *cfg, struct tls_keys *keys,
 	struct sockaddr_storage client;
 	const struct vhost *vh, *sni;
 	struct gate_msg m;
+	int32_t verdict;
 	int st;
 
 	/* 1. Nothing of the client is read before this: from here on this
@@ -260,6 +283,14 @@ gate_run(const struct config *cfg, struct tls_keys *keys,
 	    send_all(sp, gc.rbuf + gc.rpos, m.nbytes) < 0)
 		gate_exit(0);
 	priv_trace("gatekeeper: vhost chosen, request handed on");
+	/* 6. The monitor's word: go on, or answer this status (its vhost's
+	 *    root could not be opened, or is owned by an id no vhost may
+	 *    take). */
+	if (recv_verdict(sp, gc.deadline + 1000, &verdict) < 0)
+		gate_exit(0);
+	if (verdict != 0)
+		gate_reject(cfg, vh, verdict >= 400 && verdict <= 599 ?
+		    verdict : 500);
 	if (gc.tls == NULL) {
 		/* The socket is the monitor's now; closing our copy of it
 		 * does not end the connection. */

@@ -24,6 +24,7 @@
 
 #include "file.h"
 #include "log.h"
+#include "path.h"
 #include "priv.h"
 #include "score.h"
 #include "serve.h"
@@ -612,6 +613,10 @@ load_all(const char *path, int check_only)
 {
 	char err[1024];
 
+	/* Every root, file and log is opened with openat2: without it
+	 * there is no safe way to serve (and no way to check a config). */
+	if (path_check_kernel(err, sizeof(err)) < 0)
+		goto err;
 	if (config_load(&cfg, path, err, sizeof(err)) < 0)
 		goto err;
 	if ((keys = tls_load(&cfg, err, sizeof(err))) == NULL)

@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "http.h"
 #include "log.h"
+#include "resolve.h"
 #include "vhost.h"
 
 enum { LOG_TO_NONE, LOG_TO_FD, LOG_TO_SYSLOG, LOG_TO_STDERR };
@@ -33,9 +34,36 @@ static struct log_target *acc_vhost;
 static int nacc_vhost;
 static int syslog_open;
 
+/* Open a log file as root does it, in the master: no symlink in any
+ * component (the directories on the way may be a vhost owner's, and a
+ * symlink there would make root create and append a file anywhere), and
+ * without waiting for a reader if it is a FIFO. fd, or -1 (errno). */
 static int
-target_open(struct log_target *t, const char *spec, int dflt, char *err,
-    size_t errlen)
+file_open(const char *path)
+{
+	int fd, fl;
+
+	/* O_CLOEXEC: a CGI program must never inherit a log fd. */
+	fd = resolve_open(AT_FDCWD, path, O_WRONLY | O_APPEND | O_CREAT |
+	    O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0640, RESOLVE_STRICT);
+	if (fd < 0)
+		return -1;
+	/* Writes block again, as they always did: a line is never dropped. */
+	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		fl = errno;
+		close(fd);
+		errno = fl;
+		return -1;
+	}
+	return fd;
+}
+
+/* Open spec ("off", "syslog", "stderr" or a path) into t. An error names
+ * the directive, at file:line when the config has it (line > 0). */
+static int
+target_open(struct log_target *t, const char *spec, int dflt,
+    const char *conf, int line, const char *what, char *err, size_t errlen)
 {
 	t->kind = dflt;
 	t->fd = dflt == LOG_TO_STDERR ? 2 : -1;
@@ -52,11 +80,16 @@ target_open(struct log_target *t, const char *spec, int dflt, char *err,
 		t->fd = 2;
 	} else {
 		t->kind = LOG_TO_FD;
-		/* O_CLOEXEC: a CGI program must never inherit a log fd. */
-		t->fd = open(spec, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-		    O_NOFOLLOW, 0640);
-		if (t->fd < 0) {
-			snprintf(err, errlen, "%s: %s", spec, strerror(errno));
+		if ((t->fd = file_open(spec)) < 0) {
+			const char *why = errno == ELOOP ? "a symbolic link on "
+			    "its way: refused (itkd follows none in a log's path)"
+			    : strerror(errno);
+
+			if (line > 0)
+				snprintf(err, errlen, "%s:%d: %s %s: %s", conf, line,
+				    what, spec, why);
+			else
+				snprintf(err, errlen, "%s: %s", spec, why);
 			return -1;
 		}
 	}
@@ -97,9 +130,11 @@ log_open(const struct config *cfg, int foreground, char *err, size_t errlen)
 	int i = 0, nv = cfg->nvhosts;
 
 	if (target_open(&e, foreground && cfg->error_log == NULL ? "stderr" :
-	    cfg->error_log, LOG_TO_STDERR, err, errlen) < 0)
+	    cfg->error_log, LOG_TO_STDERR, cfg->path, cfg->error_log_line,
+	    "error-log", err, errlen) < 0)
 		return -1;
-	if (target_open(&a, cfg->access_log, LOG_TO_NONE, err, errlen) < 0)
+	if (target_open(&a, cfg->access_log, LOG_TO_NONE, cfg->path,
+	    cfg->access_log_line, "access-log", err, errlen) < 0)
 		goto err_e;
 	if (nv > 0 && (v = calloc((size_t)nv, sizeof(*v))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -111,6 +146,7 @@ log_open(const struct config *cfg, int foreground, char *err, size_t errlen)
 		if (cfg->vhosts[i].access_log == NULL)
 			continue;
 		if (target_open(&v[i], cfg->vhosts[i].access_log, LOG_TO_NONE,
+		    cfg->path, cfg->vhosts[i].access_log_line, "access-log",
 		    err, errlen) < 0)
 			goto err_v;
 		if (v[i].kind == LOG_TO_NONE)   /* "off": a marker of its own */

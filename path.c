@@ -3,14 +3,25 @@
  * The path is percent-decoded exactly once and only then are its dot
  * segments resolved, so "%2e%2e" is "..", and "%252e" stays the three bytes
  * "%2e". Bytes >= 0x80 are opaque: file names are bytes, and an overlong
- * UTF-8 form such as %c0%ae is two bytes, never a dot. */
+ * UTF-8 form such as %c0%ae is two bytes, never a dot.
+ *
+ * Files are found by the kernel, not by strings: every name is opened
+ * with openat2 beneath the root's directory fd (RESOLVE_BENEATH), which
+ * was itself opened with no symlink anywhere on its way. A symlink inside
+ * the tree may point elsewhere inside it; one that leaves the tree (an
+ * absolute target, or enough "..") is refused by the kernel at the moment
+ * of the open, whatever the owner of a directory swaps in meanwhile. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
 #include "http.h"
 #include "path.h"
+#include "resolve.h"
 #include "vhost.h"
 
 /* A byte no file name below a web root should hold: control bytes and the
@@ -104,12 +115,119 @@ copy_n(char *dst, size_t cap, const char *src, size_t n)
 	return 0;
 }
 
-static int
-errno_status(int e)
+int
+path_errno_status(int e)
 {
-	if (e == EACCES || e == EPERM || e == ELOOP)
+	/* ELOOP, EXDEV: a symlink the kernel refused to follow, on a strict
+	 * path or out of the tree: forbidden, not missing. */
+	if (e == EACCES || e == EPERM || e == ELOOP || e == EXDEV)
 		return 403;
 	return 404;
+}
+
+int
+path_open(int rootfd, const char *path, int flags)
+{
+	while (*path == '/')
+		path++;
+	if (*path == '\0')
+		path = ".";
+	/* openat2 refuses every flag but these few beside O_PATH. */
+	if ((flags & O_PATH) == 0)
+		flags |= O_NOCTTY;
+	return resolve_open(rootfd, path, flags | O_CLOEXEC, 0, RESOLVE_TREE);
+}
+
+int
+path_open_root(const char *root, struct stat *st)
+{
+	int fd, e;
+
+	fd = resolve_open(AT_FDCWD, root, O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
+	    RESOLVE_STRICT);
+	if (fd < 0)
+		return -1;
+	if (st != NULL && fstat(fd, st) != 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+int
+path_open_userdir(const char *home, const char *userdir)
+{
+	int home_fd, fd, e;
+
+	/* The home directory is the administrator's word (passwd), and
+	 * its parent is not the user's: symlinks on its way are his. */
+	home_fd = resolve_open(AT_FDCWD, home, O_PATH | O_DIRECTORY | O_CLOEXEC,
+	    0, RESOLVE_NO_MAGICLINKS);
+	if (home_fd < 0)
+		return -1;
+	/* Below it everything is the user's: no symlink at all. */
+	fd = resolve_open(home_fd, userdir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
+	    RESOLVE_BENEATH | RESOLVE_STRICT);
+	e = errno;
+	close(home_fd);
+	errno = e;
+	return fd;
+}
+
+void
+path_openat2_error(char *err, size_t errlen, int e, const char *release)
+{
+	int major = 0, minor = 0;
+
+	if (e == ENOSYS && (sscanf(release, "%d.%d", &major, &minor) != 2 ||
+	    major < 5 || (major == 5 && minor < 6)))
+		snprintf(err, errlen, "openat2(2) is missing: itkd needs Linux "
+		    "5.6 or later to resolve paths without symlinks (this "
+		    "kernel: %s)", release);
+	else if (e == ENOSYS)
+		snprintf(err, errlen, "openat2(2) is missing although this "
+		    "kernel (%s) has it: a seccomp policy or an emulator "
+		    "refuses it; itkd needs it (Linux 5.6 or later)", release);
+	else
+		snprintf(err, errlen, "openat2(2) does not work here (%s): itkd "
+		    "needs it, Linux 5.6 or later, not refused by a seccomp "
+		    "policy (this kernel: %s)", strerror(e), release);
+}
+
+int
+path_check_kernel(char *err, size_t errlen)
+{
+	struct utsname u;
+	int fd, e;
+
+	fd = resolve_open(AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
+	    RESOLVE_STRICT);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	e = errno;
+	if (uname(&u) != 0)
+		snprintf(u.release, sizeof(u.release), "unknown");
+	path_openat2_error(err, errlen, e, u.release);
+	return -1;
+}
+
+/* What path (below rootfd) names, by fstat of the kernel's own walk:
+ * 0, or an errno. */
+static int
+stat_beneath(int rootfd, const char *path, struct stat *st)
+{
+	int fd, e = 0;
+
+	if ((fd = path_open(rootfd, path, O_PATH)) < 0)
+		return errno;
+	if (fstat(fd, st) != 0)
+		e = errno;
+	close(fd);
+	return e;
 }
 
 /* The vhost's `cgi` rule for name, by suffix; NULL if none. */
@@ -157,12 +275,12 @@ classify(struct path_res *res, const struct vhost *vh)
 
 /* res names a directory (fs and script_name end in '/'): find its index. */
 static int
-find_index(struct path_res *res, const struct vhost *vh)
+find_index(struct path_res *res, const struct vhost *vh, int rootfd)
 {
 	static const char *const dflt[] = { "index.html" };
 	const char *const *names = dflt;
 	size_t fl = strlen(res->fs);
-	int i, n = 1;
+	int i, n = 1, e;
 	struct stat st;
 
 	if (vh != NULL && vh->nindex > 0) {
@@ -173,10 +291,10 @@ find_index(struct path_res *res, const struct vhost *vh)
 		if (snprintf(res->fs + fl, sizeof(res->fs) - fl, "%s",
 		    names[i]) >= (int)(sizeof(res->fs) - fl))
 			continue;
-		if (stat(res->fs, &st) != 0) {
-			if (errno == ENOENT || errno == ENOTDIR)
+		if ((e = stat_beneath(rootfd, res->script_name, &st)) != 0) {
+			if (e == ENOENT || e == ENOTDIR)
 				continue;
-			return errno_status(errno);
+			return path_errno_status(e);
 		}
 		if (!S_ISREG(st.st_mode))
 			continue;
@@ -204,61 +322,48 @@ script_with_info(struct path_res *res, const struct vhost *vh, const char *rest)
 	return 0;
 }
 
-int
-path_resolve(struct path_res *res, const struct vhost *vh,
-    const char *docroot, const char *path)
+/* 1 if path has a "." or ".." segment: not normalised, never followed. */
+static int
+has_dot_segment(const char *path)
 {
-	size_t rootlen = strlen(docroot), end;
-	const char *p, *seg;
+	const char *seg;
 
-	/* Field by field: the path buffers are strings, and zeroing all
-	 * 12 KiB of them was a tenth of a keep-alive request's time.
-	 * path_info is classify's (only scripts have one). */
-	res->fs[0] = '\0';
-	res->script_name = "";
-	memset(&res->st, 0, sizeof(res->st));
-	res->is_dir = res->in_cgi_dir = 0;
-	res->cgi = NULL;
-	if (path[0] != '/')
-		return 404;
-	while (rootlen > 0 && docroot[rootlen - 1] == '/')
-		rootlen--;              /* "/" as a root becomes "" + path */
-	if (copy_n(res->fs, sizeof(res->fs), docroot, rootlen) != 0)
-		return 404;
-	/* Every path below is copied after the root: script_name is that. */
-	res->script_name = res->fs + rootlen;
-	/* The root itself only for "/": below it, the first name's stat
-	 * fails the same way (EACCES, ENOENT, ENOTDIR) if the root is not a
-	 * directory we may search. One path walk fewer per request. */
-	if (path[1] == '\0') {
-		if (stat(docroot, &res->st) != 0)
-			return errno_status(errno);
-		if (!S_ISDIR(res->st.st_mode))
-			return 403;
+	for (seg = path; *seg != '\0'; seg++) {
+		if (seg[0] != '/' || seg[1] != '.')
+			continue;
+		if (seg[2] == '/' || seg[2] == '\0' ||
+		    (seg[2] == '.' && (seg[3] == '/' || seg[3] == '\0')))
+			return 1;
 	}
+	return 0;
+}
+
+/* The whole path named no object because one of its names is a file
+ * (ENOTDIR): find that file name by name, as a script with PATH_INFO.
+ * res->fs holds root + path; each name is looked at by cutting it there. */
+static int
+walk(struct path_res *res, const struct vhost *vh, int rootfd, size_t rootlen,
+    const char *path)
+{
+	const char *p, *seg;
+	size_t end;
+	int e;
 
 	for (p = path; ; ) {
 		/* p is at a '/': the directory so far; step to the next name. */
 		seg = p + 1;
-		if (*seg == '\0') {
-			if (copy_n(res->fs + rootlen, sizeof(res->fs) - rootlen,
-			    path, (size_t)(seg - path)) != 0)
-				return 404;
-			return find_index(res, vh);
-		}
+		if (*seg == '\0')
+			return find_index(res, vh, rootfd);
 		for (p = seg; *p != '\0' && *p != '/'; p++)
 			;
-		if ((p - seg == 1 && seg[0] == '.') ||
-		    (p - seg == 2 && seg[0] == '.' && seg[1] == '.'))
-			return 404;     /* not normalised: never follow */
-		end = (size_t)(p - path);
-		if (copy_n(res->fs + rootlen, sizeof(res->fs) - rootlen, path, end) != 0)
-			return 404;
-		if (stat(res->fs, &res->st) != 0)
-			return errno_status(errno);
+		end = rootlen + (size_t)(p - path);
+		res->fs[end] = '\0';
+		if ((e = stat_beneath(rootfd, res->script_name, &res->st)) != 0)
+			return path_errno_status(e);
 		if (S_ISDIR(res->st.st_mode)) {
 			if (*p == '\0')
 				return 301;
+			res->fs[end] = '/';
 			continue;
 		}
 		if (!S_ISREG(res->st.st_mode))
@@ -268,4 +373,49 @@ path_resolve(struct path_res *res, const struct vhost *vh,
 		classify(res, vh);
 		return 0;
 	}
+}
+
+int
+path_resolve(struct path_res *res, const struct vhost *vh, int rootfd,
+    const char *docroot, const char *path)
+{
+	size_t rootlen = strlen(docroot), len;
+	int e;
+
+	/* Field by field: the path buffers are strings, and zeroing all
+	 * 12 KiB of them was a tenth of a keep-alive request's time.
+	 * path_info is classify's (only scripts have one). */
+	res->fs[0] = '\0';
+	res->script_name = "";
+	memset(&res->st, 0, sizeof(res->st));
+	res->is_dir = res->in_cgi_dir = 0;
+	res->cgi = NULL;
+	if (path[0] != '/' || has_dot_segment(path))
+		return 404;
+	while (rootlen > 0 && docroot[rootlen - 1] == '/')
+		rootlen--;              /* "/" as a root becomes "" + path */
+	len = strlen(path);
+	if (copy_n(res->fs, sizeof(res->fs), docroot, rootlen) != 0 ||
+	    copy_n(res->fs + rootlen, sizeof(res->fs) - rootlen, path, len) != 0)
+		return 404;
+	/* The path after the root: script_name, and what is opened beneath
+	 * rootfd. */
+	res->script_name = res->fs + rootlen;
+	if (path[1] == '\0') {
+		res->st.st_mode = S_IFDIR;      /* rootfd is one (O_DIRECTORY) */
+		return find_index(res, vh, rootfd);
+	}
+	/* The whole path in one walk of the kernel's. Only a regular file
+	 * followed by more path (ENOTDIR: a script's PATH_INFO, or nothing)
+	 * needs the walk name by name. */
+	if ((e = stat_beneath(rootfd, path, &res->st)) == ENOTDIR)
+		return walk(res, vh, rootfd, rootlen, path);
+	if (e != 0)
+		return path_errno_status(e);
+	if (S_ISDIR(res->st.st_mode))
+		return path[len - 1] == '/' ? find_index(res, vh, rootfd) : 301;
+	if (!S_ISREG(res->st.st_mode))
+		return 403;             /* sockets, fifos, devices */
+	classify(res, vh);
+	return 0;
 }

@@ -1170,6 +1170,31 @@ priv_ident_vhost(struct priv_ident *id, const struct vhost *vh)
 	id->vh = vh;
 }
 
+int
+priv_ident_owner(struct priv_ident *id, const struct config *cfg,
+    const struct vhost *vh, uid_t owner_uid, gid_t owner_gid)
+{
+	priv_ident_vhost(id, vh);
+	if (vh->uid_owner)
+		id->uid = owner_uid;
+	if (vh->gid_owner) {
+		/* Without `groups` an owner's group set is its gid alone
+		 * (vhost.c): it follows the gid. */
+		if (id->ngroups == 1 && id->groups[0] == vh->gid)
+			id->groups[0] = owner_gid;
+		id->gid = owner_gid;
+	}
+	/* What the config load refuses, refused again: the owner may have
+	 * changed since (a chown, a directory renamed into place). */
+	if (id->uid == 0 || id->uid == cfg->uid || id->uid < cfg->uid_min ||
+	    id->uid > cfg->uid_max || id->gid == 0 || id->gid == cfg->gid ||
+	    id->gid < cfg->gid_min || id->gid > cfg->gid_max) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
 static int
 same_limits(const struct vhost *a, const struct vhost *b)
 {

@@ -24,6 +24,12 @@ struct priv_ident {
 
 /* Fill id from a vhost. */
 void priv_ident_vhost(struct priv_ident *id, const struct vhost *vh);
+/* Fill id from a vhost whose `user`/`group` is `owner`: the uid and/or gid
+ * are the owner's, as fstat of the root fd that is then served reads them.
+ * 0, or -1 (EPERM) when that is 0, the global user's or group, or outside
+ * uid-range or gid-range: never switched to. */
+int priv_ident_owner(struct priv_ident *id, const struct config *cfg,
+    const struct vhost *vh, uid_t owner_uid, gid_t owner_gid);
 /* 1 if a and b are the same uid, gid and group set. */
 int priv_ident_same(const struct priv_ident *a, const struct priv_ident *b);
 

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -59,6 +60,12 @@ static _Alignas(4096) struct {
 	int sni_vhost;                  /* the vhost the SNI chose, or -1 */
 	const char *docroot;            /* vh->root, or docroot_buf */
 	const char *prefix;             /* "", or prefix_buf */
+	int rootfd;                     /* docroot's directory fd, or -1 */
+	const struct vhost *root_vh;    /* whose root rootfd is (NULL: a
+					 * userdir's, opened per request) */
+	uid_t root_uid;                 /* fstat(rootfd): `owner`'s ids */
+	gid_t root_gid;
+	size_t home_len;                /* docroot_buf's home, for a userdir */
 	struct priv_ident ident;        /* the identity we switched to */
 	struct exchange exch;           /* the request being answered */
 	struct conn conn;
@@ -98,6 +105,7 @@ reject(const struct config *cfg, const struct vhost *vh, int status)
 	ex.cfg = cfg;
 	ex.vh = NULL;   /* no error-page: that would touch the vhost's files */
 	ex.r = &req;
+	ex.rootfd = -1;
 	ex.close = 1;
 	req.keep_alive = 0;
 	if (!parsed) {
@@ -160,6 +168,7 @@ userdir_ident(const struct config *cfg, const struct vhost *vh,
 	    vh->userdir) >= (int)sizeof(docroot_buf))
 		return -1;
 	snprintf(prefix_buf, sizeof(prefix_buf), "/~%s", name);
+	cs.home_len = strlen(pw->pw_dir);
 	priv_ident_vhost(id, vh);
 	id->uid = pw->pw_uid;
 	id->gid = pw->pw_gid;
@@ -196,8 +205,8 @@ dispatch(struct exchange *ex)
 	struct body b;
 	int st;
 
-	st = ex->path[0] == '\0' ? 301 : path_resolve(&res, ex->vh, ex->docroot,
-	    ex->path);
+	st = ex->path[0] == '\0' ? 301 : path_resolve(&res, ex->vh, ex->rootfd,
+	    ex->docroot, ex->path);
 	if (st == 0 && (res.cgi != NULL || res.in_cgi_dir))
 		return cgi_serve(ex, &res);
 	/* Not a program: the body, if any, is read and dropped first so the
@@ -288,6 +297,7 @@ serve_request(const struct config *cfg, const struct vhost *vh, int last)
 	ex->vh = vh;
 	ex->r = &req;
 	ex->docroot = cs.docroot;
+	ex->rootfd = cs.rootfd;
 	ex->prefix = cs.prefix;
 	ex->tls = cs.tls;
 	ex->close = last || !req.keep_alive;
@@ -321,6 +331,66 @@ serve_request(const struct config *cfg, const struct vhost *vh, int last)
 	return 0;
 }
 
+static void
+root_close(void)
+{
+	if (cs.rootfd >= 0)
+		close(cs.rootfd);
+	cs.rootfd = -1;
+	cs.root_vh = NULL;
+}
+
+/* The vhost's root as a directory fd, opened by the kernel with no
+ * symlink on the way, before the switch (by the monitor; by stage 2 for a
+ * further request to another vhost of the same identity); and the
+ * identity, which for `user owner`/`group owner` is the owner of that
+ * very fd, not of whatever the path named when the config was loaded.
+ * Kept for further requests to the same vhost. 0, or the HTTP status to
+ * answer instead. */
+static int
+root_open(const struct config *cfg, const struct vhost *vh,
+    struct priv_ident *id)
+{
+	int owner = vh->uid_owner || vh->gid_owner, e;
+	struct stat st;
+
+	if (cs.rootfd < 0 || cs.root_vh != vh) {
+		root_close();
+		/* fstat only for `owner`: one call less for the others. */
+		if ((cs.rootfd = path_open_root(vh->root, owner ? &st : NULL)) < 0) {
+			e = errno;
+			log_error(vh, "root %s: %s", vh->root, e == ELOOP ?
+			    "a symlink on the way: refused" : strerror(e));
+			return e == ENOENT || e == ENOTDIR ? 404 : 500;
+		}
+		cs.root_vh = vh;
+		cs.root_uid = owner ? st.st_uid : 0;
+		cs.root_gid = owner ? st.st_gid : 0;
+	}
+	if (!owner) {
+		priv_ident_vhost(id, vh);
+	} else if (priv_ident_owner(id, cfg, vh, cs.root_uid, cs.root_gid) < 0) {
+		log_error(vh, "root %s is owned by %lu:%lu, which no vhost may "
+		    "run as: refused", vh->root, (unsigned long)cs.root_uid,
+		    (unsigned long)cs.root_gid);
+		return 500;
+	}
+	return 0;
+}
+
+/* A userdir's directory, opened as its user (after the switch): no
+ * symlink below the home. Left at -1 if it cannot be: every path is then
+ * a 404, as for a user without one. */
+static void
+userdir_open(void)
+{
+	char *end = docroot_buf + cs.home_len;  /* the '/' before userdir */
+
+	*end = '\0';
+	cs.rootfd = path_open_userdir(docroot_buf, end + 1);
+	*end = '/';
+}
+
 /* Pick vhost and identity for a parsed request, in stage 2; never
  * returns when the request cannot be served on this connection. */
 static const struct vhost *
@@ -328,16 +398,19 @@ choose(const struct config *cfg, struct priv_ident *id)
 {
 	const struct vhost *vh = vhost_find(cfg, req.host);
 	char name[GATE_NAME_MAX];
+	int st;
 
 	/* SNI chose a certificate, and with it a vhost: Host must agree. */
 	if (cs.sni_vhost >= 0 && vh->pos != cs.sni_vhost)
 		reject(cfg, vh, 421);
 	gate_userdir_name(vh, req.path, name);
 	if (userdir_ident(cfg, vh, name, id) == 0) {
+		root_close();   /* opened after the switch (userdir_open) */
 		cs.docroot = docroot_buf;
 		cs.prefix = prefix_buf;
 	} else {
-		priv_ident_vhost(id, vh);
+		if ((st = root_open(cfg, vh, id)) != 0)
+			reject(cfg, vh, st);
 		cs.docroot = vh->root;
 		cs.prefix = "";
 	}
@@ -461,20 +534,29 @@ monitor_start(const struct config *cfg, struct tls_keys *keys,
 	return pid;
 }
 
-/* The identity the message names, and the vhost's root. */
+/* The identity the message names, and the vhost's root, opened before
+ * the switch. The gatekeeper learns whether to go on: a root that cannot
+ * be opened, or is owned by an id no vhost may take, is answered by it. */
 static const struct vhost *
 monitor_ident(const struct config *cfg, const struct gate_msg *m,
-    struct priv_ident *id)
+    struct priv_ident *id, int sp, pid_t gk)
 {
 	const struct vhost *vh = &cfg->vhosts[m->vhost];
+	int32_t verdict = 0;
 
 	if (userdir_ident(cfg, vh, m->user, id) == 0) {
 		cs.docroot = docroot_buf;
 		cs.prefix = prefix_buf;
 	} else {
-		priv_ident_vhost(id, vh);
+		verdict = root_open(cfg, vh, id);
 		cs.docroot = vh->root;
 		cs.prefix = "";
+	}
+	if (send(sp, &verdict, sizeof(verdict), MSG_NOSIGNAL) !=
+	    (ssize_t)sizeof(verdict) || verdict != 0) {
+		/* It answers the client; its exit ends the connection. */
+		(void)waitpid(gk, NULL, 0);
+		_exit(0);
 	}
 	return vh;
 }
@@ -515,13 +597,14 @@ serve_connection(const struct config *cfg, struct tls_keys *keys,
 	/* No listening socket in a connection process (invariant 4), nor
 	 * the master's signalfd. */
 	close_fds(inherited, ninherited);
+	cs.rootfd = -1;
 	if (priv_monitor(cfg) < 0)
 		_exit(1);
 	gk = monitor_start(cfg, keys, a, slot, &m, &sp);
 
 	/* The monitor, from the message alone: which identity, and what the
 	 * process must let go of before it takes it. */
-	vh = monitor_ident(cfg, &m, &id);
+	vh = monitor_ident(cfg, &m, &id, sp, gk);
 	score_enter_vhost(slot, vh->pos, 0);    /* only its name: the master
 						 * reads it if we crash */
 	score_unmap();
@@ -567,6 +650,8 @@ serve_connection(const struct config *cfg, struct tls_keys *keys,
 		vh = choose(cfg, &id);
 		if (!priv_ident_same(&cs.ident, &id))
 			finish(0);      /* another identity: unanswered close */
+		if (cs.docroot == docroot_buf)
+			userdir_open();
 		if (serve_request(cfg, vh, n >= cfg->keepalive_requests) < 0)
 			finish(0);
 		/* Idle between requests: keepalive-timeout; then the head of

@@ -20,6 +20,8 @@ struct exchange {
 	const struct vhost *vh;
 	struct http_request *r;
 	const char *docroot;    /* vh->root, or the userdir's directory */
+	int rootfd;             /* docroot's directory (O_PATH): every file
+				 * is opened beneath it (path_open) */
 	const char *prefix;     /* URL prefix of docroot: "" or "/~name" */
 	const char *path;       /* decoded, normalised, below prefix, starts '/' */
 	int tls;                /* 1 over TLS: HTTPS=on, https redirects */

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "resolve.h"
 #include "vhost.h"
 
 #define LINE_BYTES_MAX  8192
@@ -587,8 +588,11 @@ d_access_log(struct parser *p, int argc, char **argv)
 	    (strcmp(a, "syslog") != 0 && strcmp(a, "stderr") != 0)))
 		return fail(p, "access-log: '%s' is not an absolute path%s", a,
 		    p->vh ? " or off" : ", syslog, stderr or off");
-	if (p->vh)
+	if (p->vh) {
+		p->vh->access_log_line = p->line;
 		return (p->vh->access_log = xstrdup(p, a)) ? 0 : -1;
+	}
+	p->cfg->access_log_line = p->line;
 	return (p->cfg->access_log = xstrdup(p, a)) ? 0 : -1;
 }
 
@@ -601,6 +605,7 @@ d_error_log(struct parser *p, int argc, char **argv)
 	if (strcmp(a, "syslog") != 0 && strcmp(a, "stderr") != 0 && a[0] != '/')
 		return fail(p, "error-log: '%s' is not an absolute path, "
 		    "syslog or stderr", a);
+	p->cfg->error_log_line = p->line;
 	return (p->cfg->error_log = xstrdup(p, a)) ? 0 : -1;
 }
 
@@ -836,6 +841,25 @@ finish_global(struct parser *p)
 	return 0;
 }
 
+/* Open root as each connection does (path_open_root): a directory, no
+ * symlink in any component. 0 with *st (if st) filled, or -1 (errno). */
+static int
+open_root(const char *root, struct stat *st)
+{
+	struct stat here;
+	int fd, rc, e;
+
+	fd = resolve_open(AT_FDCWD, root, O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
+	    RESOLVE_STRICT);
+	if (fd < 0)
+		return -1;
+	rc = fstat(fd, st != NULL ? st : &here);
+	e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
 /* The vhost's uid, gid and user name from its `user`/`group` lines, the
  * owner of its root, or the global user. */
 static int
@@ -853,10 +877,13 @@ resolve_ids(struct parser *p, struct vhost *vh)
 		    "name brings a primary group)",
 		    u->kind == ID_OWNER ? "owner" : "#id");
 	if ((u->line && u->kind == ID_OWNER) || (g->line && g->kind == ID_OWNER)) {
-		if (stat(vh->root, &st) < 0)
+		/* The owner of what a connection will open, the same way;
+		 * each connection takes it again from its own fd. */
+		if (open_root(vh->root, &st) < 0)
 			return fail_at(p, u->kind == ID_OWNER && u->line ? u->line
-			    : g->line, "owner: cannot stat root '%s': %s",
-			    vh->root, strerror(errno));
+			    : g->line, "owner: cannot open root '%s': %s",
+			    vh->root, errno == ELOOP ? "a symbolic link on its "
+			    "way (itkd follows none there)" : strerror(errno));
 	}
 	vh->uid = p->cfg->uid;
 	vh->gid = p->cfg->gid;
@@ -1006,6 +1033,12 @@ d_root(struct parser *p, int argc, char **argv)
 		return fail(p, "root: '%s' has a '.' or '..' component", argv[1]);
 	}
 	p->vh->root = root;
+	/* Each connection opens root so (path.c): a symlink on its way
+	 * would be refused there, so it is an error here. A root that is
+	 * not there yet is not (unless `owner` needs it: resolve_ids). */
+	if (open_root(root, NULL) < 0 && errno == ELOOP)
+		return fail(p, "root: '%s' has a symbolic link on its way: "
+		    "itkd follows none there (give the real path)", root);
 	return 0;
 }
 

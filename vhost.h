@@ -85,6 +85,7 @@ struct vhost {
 	struct { char *name; char *value; } header[VHOST_HEADER_MAX];
 	int nheader;
 	char *access_log;       /* NULL: the global one */
+	int access_log_line;
 	int cgi_timeout;        /* seconds, default 60 */
 	struct vhost_limit limit[VHOST_LIMIT_MAX];
 	int nlimit;
@@ -107,6 +108,7 @@ struct config {
 	int keepalive_requests; /* default 100 */
 	char *access_log;       /* path, "syslog" or "off"; default off */
 	char *error_log;        /* path, "syslog" or "stderr"; default stderr */
+	int access_log_line, error_log_line;    /* 0: the default */
 	int tls_session_cache;  /* entries; default 1024 */
 	unsigned tls_versions;  /* TLS_V* bits; default TLS_V12 */
 	struct proxy_net proxy[CONF_PROXY_MAX];

@@ -313,6 +313,38 @@ test_identity(void)
 	}
 }
 
+/* A root with a symlink on its way is refused at its own line (each
+ * connection would refuse to open it); a missing one is not, unless
+ * `owner` needs it. */
+static void
+test_root_symlink(const char *dir)
+{
+	char link[300], text[1024], want[1024];
+	struct config cfg;
+
+	snprintf(link, sizeof link, "%s/link", dir);
+	if (symlink(dir, link) != 0) {
+		CHECK("root symlink made", 0);
+		return;
+	}
+	snprintf(text, sizeof text, G "vhost a.test\nroot %s\nuser #61001\n"
+	    "group #61001\n", link);
+	snprintf(want, sizeof want, "itkd.conf:6: root: '%s' has a symbolic "
+	    "link on its way: itkd follows none there (give the real path)", link);
+	CHECK("root symlink refused", fails(text, want));
+	snprintf(text, sizeof text, G "vhost a.test\nroot %s/link/x\n"
+	    "user #61001\ngroup #61001\n", dir);
+	snprintf(want, sizeof want, "itkd.conf:6: root: '%s/link/x' has a "
+	    "symbolic link on its way: itkd follows none there (give the real "
+	    "path)", dir);
+	CHECK("root symlink parent refused", fails(text, want));
+	snprintf(text, sizeof text, G "vhost a.test\nroot %s/missing\n"
+	    "user #61001\ngroup #61001\n", dir);
+	CHECK("root missing loads", loads(&cfg, text));
+	config_free(&cfg);
+	unlink(link);
+}
+
 static void
 test_owner(void)
 {
@@ -330,7 +362,7 @@ test_owner(void)
 		printf("skip owner root-owned refused: / is not owned by uid 0\n");
 	CHECK("owner missing root", fails(G "vhost a.test\n"
 	    "root /nonexistent-itkd-xyz\nuser owner\ngroup owner\n",
-	    "itkd.conf:7: owner: cannot stat root '/nonexistent-itkd-xyz': "
+	    "itkd.conf:7: owner: cannot open root '/nonexistent-itkd-xyz': "
 	    "No such file or directory"));
 	CHECK("owner needs group", fails(G VN "user owner\n",
 	    "itkd.conf:7: user owner: group needed (only a user name brings a "
@@ -363,6 +395,7 @@ test_owner(void)
 	CHECK("owner outside range", fails_with(text,
 	    "itkd.conf:7: vhost 'a.test': uid 61001 is outside uid-range "
 	    "61002-61999"));
+	test_root_symlink(dir);
 	rmdir(dir);
 }
 

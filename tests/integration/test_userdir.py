@@ -326,6 +326,27 @@ def no_escape(srv):
        r and r[0] == 403, repr(r))
 
 
+def userdir_symlink(srv, homes):
+    """A user's userdir is a name in her own home: a symlink put in its
+    place does not make another tree the one served for her uid, even one
+    she can read (refused by the kernel: 404, as for no userdir)."""
+    home = os.path.join(homes, "itkdu1")
+    pub = os.path.join(home, "public_html")
+    other = mkdir(os.path.join(home, "other"), 61011, 61011, 0o700)
+    write(os.path.join(other, "x.txt"), "other tree of itkdu1\n", 61011, 61011, 0o600)
+    os.rename(pub, pub + ".real")
+    os.symlink(other, pub)
+    try:
+        r = get(srv, "/~itkdu1/x.txt")
+        ok("a symlink as itkdu1's public_html: not followed (404)",
+           r and r[0] == 404 and b"other tree" not in r[2], repr(r))
+    finally:
+        os.unlink(pub)
+        os.rename(pub + ".real", pub)
+    r = get(srv, "/~itkdu1/index.html")
+    ok("itkdu1's own public_html back: served", r and r[0] == 200, repr(r))
+
+
 def body_not_a_request(srv):
     inner = req("/~itkdu1/secret.txt")
     data = raw(srv.port, b"POST /~itkdu1/sub HTTP/1.1\r\nHost: u.test\r\n"
@@ -464,6 +485,7 @@ def main():
         no_enumeration(srv)
         never_root_or_out_of_range(srv)
         no_escape(srv)
+        userdir_symlink(srv, homes)
         keepalive_across_users(srv)
         body_not_a_request(srv)
         encoded_names(srv)
