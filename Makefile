@@ -6,7 +6,7 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -DITKD_VERSION='"$(VERSION)"' \
            -Wall -Wextra -Werror -Wshadow -Wformat=2 -fno-strict-aliasing
-LDLIBS  += -lbearssl -lcap
+LDLIBS  += -lbearssl -lcap -lcrypt
 
 # Objects live in a directory per flavour, so a sanitizer build and a plain
 # one (or two engineers building both) never mix objects.
@@ -21,7 +21,7 @@ export ASAN_OPTIONS  = log_path=$(CURDIR)/tests/tmp/san/report
 export UBSAN_OPTIONS = log_path=$(CURDIR)/tests/tmp/san/report:print_stacktrace=1
 endif
 
-SRC  = alloc.c itkd.c score.c serve.c proxy.c conn.c body.c http.c vhost.c priv.c path.c file.c cgi.c log.c tls.c
+SRC  = alloc.c itkd.c score.c serve.c proxy.c conn.c body.c http.c vhost.c priv.c path.c file.c cgi.c log.c tls.c access.c auth.c
 OBJ  = $(SRC:%.c=$(O)/%.o)
 HDR  = $(wildcard *.h)
 

@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "body.h"
 #include "cgi.h"
 #include "conn.h"
@@ -213,6 +214,8 @@ dispatch(struct exchange *ex)
 	struct body b;
 	int st;
 
+	if ((st = access_check(ex)) != 0)      /* redirect, allow, auth */
+		return st;
 	st = ex->path[0] == '\0' ? 301 : path_resolve(&res, ex->vh, ex->docroot,
 	    ex->path);
 	if (st == 0 && (res.cgi != NULL || res.in_cgi_dir))
