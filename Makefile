@@ -61,6 +61,9 @@ tests/unit_fuzzregress: tests/unit_fuzzregress.c $(FUZZ_REPLAY)
 tests/fuzz/bin/replay_%: tests/fuzz/replay.c tests/fuzz/fuzz_%.c $(filter-out $(O)/itkd.o,$(OBJ))
 	@mkdir -p tests/fuzz/bin
 	$(CC) $(CFLAGS) -I. -DFUZZ_NAME='"$*"' $(LDFLAGS) -o $@ tests/fuzz/replay.c tests/fuzz/fuzz_$*.c $(filter-out $(O)/itkd.o,$(OBJ)) $(LDLIBS)
+# access.c answers through file.c, conn.c...: everything but main.
+tests/unit_access: tests/unit_access.c $(filter-out $(O)/itkd.o,$(OBJ)) tests/unit.h
+	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(filter-out $(O)/itkd.o,$(OBJ)) $(LDLIBS)
 tests/unit_proxy: tests/unit_proxy.c $(O)/proxy.o tests/unit.h
 	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/proxy.o
 tests/unit_alloc: tests/unit_alloc.c $(O)/alloc.o tests/unit.h

@@ -1395,9 +1395,7 @@ d_redirect(struct parser *p, int argc, char **argv)
 	}
 	if ((p->vh->redirect = xstrdup(p, u)) == NULL)
 		return -1;
-	n = strlen(p->vh->redirect);
-	while (n > 0 && p->vh->redirect[n - 1] == '/' &&
-	    p->vh->redirect[n - 2] != '/')
+	while (n > 0 && p->vh->redirect[n - 1] == '/')  /* host[0] is no '/' */
 		p->vh->redirect[--n] = '\0';
 	return 0;
 }
