@@ -222,8 +222,8 @@ test_hash(void)
 	 * "pw:1". */
 	static const char *const good[] = {
 		"$5$8gSj1I.GdFaXo3hR$9a2enMLDcmcMUBznTi5Y.vuyPMDNOfxMprt4vM1SeR0",
-		"$6$rt.4mBJmTcgJtwp7$B6qH8iQRHOf4ztkReveweHPROdVDgUyoecncInJa/"
-		    "xbkFd.DoehLkCmXOlANTEPqDyaKwyBrQd7.teSuLiKHv0",
+		("$6$rt.4mBJmTcgJtwp7$B6qH8iQRHOf4ztkReveweHPROdVDgUyoecncInJa/"
+		    "xbkFd.DoehLkCmXOlANTEPqDyaKwyBrQd7.teSuLiKHv0"),
 		"$2b$05$4bQIndFyjam3dF1R7VZXYupRp575PoxcK8N8KIhTLbWBIIPgQwaVe",
 	};
 	size_t i;
