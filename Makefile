@@ -6,7 +6,7 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -DITKD_VERSION='"$(VERSION)"' \
            -Wall -Wextra -Werror -Wshadow -Wformat=2 -fno-strict-aliasing
-LDLIBS  += -lbearssl -lcap
+LDLIBS  += -lbearssl -lcap -lcrypt
 
 # Objects live in a directory per flavour, so a sanitizer build and a plain
 # one (or two engineers building both) never mix objects.
@@ -21,7 +21,7 @@ export ASAN_OPTIONS  = log_path=$(CURDIR)/tests/tmp/san/report
 export UBSAN_OPTIONS = log_path=$(CURDIR)/tests/tmp/san/report:print_stacktrace=1
 endif
 
-SRC  = alloc.c itkd.c score.c serve.c gate.c proxy.c conn.c body.c http.c vhost.c priv.c path.c file.c cgi.c log.c tls.c
+SRC  = alloc.c itkd.c score.c serve.c gate.c proxy.c conn.c body.c http.c vhost.c priv.c path.c file.c cgi.c log.c tls.c access.c auth.c
 OBJ  = $(SRC:%.c=$(O)/%.o)
 HDR  = $(wildcard *.h)
 
@@ -61,6 +61,9 @@ tests/unit_fuzzregress: tests/unit_fuzzregress.c $(FUZZ_REPLAY)
 tests/fuzz/bin/replay_%: tests/fuzz/replay.c tests/fuzz/fuzz_%.c $(filter-out $(O)/itkd.o,$(OBJ))
 	@mkdir -p tests/fuzz/bin
 	$(CC) $(CFLAGS) -I. -DFUZZ_NAME='"$*"' $(LDFLAGS) -o $@ tests/fuzz/replay.c tests/fuzz/fuzz_$*.c $(filter-out $(O)/itkd.o,$(OBJ)) $(LDLIBS)
+# access.c answers through file.c, conn.c...: everything but main.
+tests/unit_access: tests/unit_access.c $(filter-out $(O)/itkd.o,$(OBJ)) tests/unit.h
+	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(filter-out $(O)/itkd.o,$(OBJ)) $(LDLIBS)
 tests/unit_proxy: tests/unit_proxy.c $(O)/proxy.o tests/unit.h
 	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/proxy.o
 tests/unit_alloc: tests/unit_alloc.c $(O)/alloc.o tests/unit.h

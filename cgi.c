@@ -7,8 +7,10 @@
  * writes before it reads cannot deadlock against us.
  *
  * Decisions where RFC 3875 leaves room:
- * - Authorization is passed as HTTP_AUTHORIZATION (4.1.18 says SHOULD
- *   NOT): itkd authenticates nobody, so the script is the only party the
+ * - Below an `auth` prefix itkd checked the credentials: the script gets
+ *   AUTH_TYPE=Basic and REMOTE_USER, and not the password. Elsewhere
+ *   Authorization is passed as HTTP_AUTHORIZATION (4.1.18 says SHOULD
+ *   NOT): itkd authenticated nobody, so the script is the only party the
  *   credentials can be meant for (php-cgi builds PHP_AUTH_* from it), and
  *   it runs as the vhost owner, who is also who receives them. AUTH_TYPE is
  *   the scheme of that header. Proxy-Authorization is never passed.
@@ -369,9 +371,10 @@ field_hidden(const char *name)
 	return 0;
 }
 
-/* Every request field as HTTP_*, repeated ones joined into the first. */
+/* Every request field as HTTP_*, repeated ones joined into the first;
+ * Authorization not when itkd checked it (hide_auth). */
 static void
-env_fields(struct env *e, const struct http_request *r)
+env_fields(struct env *e, const struct http_request *r, int hide_auth)
 {
 	char name[5 + 256];
 	size_t i, j, k;
@@ -380,7 +383,8 @@ env_fields(struct env *e, const struct http_request *r)
 		const char *fn = r->fields[i].name;
 		for (j = 0; j < i && strcasecmp(r->fields[j].name, fn) != 0; j++)
 			;
-		if (j < i || field_hidden(fn) || strlen(fn) > 255)
+		if (j < i || field_hidden(fn) || strlen(fn) > 255 ||
+		    (hide_auth && strcasecmp(fn, "Authorization") == 0))
 			continue;
 		memcpy(name, "HTTP_", 5);
 		for (k = 0; fn[k]; k++)
@@ -438,7 +442,10 @@ env_build(struct env *e, const struct exchange *ex, const struct path_res *res,
 
 	e->len = e->n = 0;
 	e->overflow = 0;
-	if (auth != NULL && (n = strcspn(auth, " \t")) > 0) {
+	if (ex->remote_user != NULL) {
+		env_set(e, "AUTH_TYPE", "Basic");
+		env_set(e, "REMOTE_USER", ex->remote_user);
+	} else if (auth != NULL && (n = strcspn(auth, " \t")) > 0) {
 		env_start(e, "AUTH_TYPE");
 		env_cat(e, auth, n);
 		env_end(e);
@@ -475,7 +482,7 @@ env_build(struct env *e, const struct exchange *ex, const struct path_res *res,
 		env_set(e, "HTTPS", "on");
 	env_set(e, "REDIRECT_STATUS", "200");
 	env_vhost(e, ex->vh);
-	env_fields(e, r);
+	env_fields(e, r, ex->remote_user != NULL);
 	e->vars[e->n] = NULL;
 	return e->overflow ? 500 : 0;
 }

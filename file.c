@@ -473,6 +473,9 @@ error_answer(struct exchange *ex, int status, long long size416)
 		http_out_field(&o, "Allow", "%s", STATIC_ALLOW);
 	else if (status == 503)
 		http_out_field(&o, "Retry-After", "5");
+	else if (status == 401 && ex->auth_realm != NULL)
+		http_out_field(&o, "WWW-Authenticate",
+		    "Basic realm=\"%s\", charset=\"UTF-8\"", ex->auth_realm);
 	else if (status == 416 && size416 >= 0)
 		http_out_field(&o, "Content-Range", "bytes */%lld", size416);
 	if ((rc = error_page(ex, status, &o)) <= 0)

@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "body.h"
 #include "clock.h"
 #include "cgi.h"
@@ -205,6 +206,8 @@ dispatch(struct exchange *ex)
 	struct body b;
 	int st;
 
+	if ((st = access_check(ex)) != 0)      /* redirect, allow, auth */
+		return st;
 	st = ex->path[0] == '\0' ? 301 : path_resolve(&res, ex->vh, ex->rootfd,
 	    ex->docroot, ex->path);
 	if (st == 0 && (res.cgi != NULL || res.in_cgi_dir))

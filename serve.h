@@ -31,6 +31,8 @@ struct exchange {
 	int head_sent;          /* a response head went out: no error page now */
 	char *redirect;         /* PATH_MAX bytes: a CGI local redirect's path,
 				 * to serve as a new GET */
+	const char *auth_realm; /* a 401's realm (access.c) */
+	const char *remote_user;        /* whom `auth` let in, or NULL */
 };
 
 /* A connection as it was handed over. */

@@ -650,43 +650,61 @@ host_bits_clear(const unsigned char *addr, unsigned len, unsigned prefix)
 	return 1;
 }
 
+/* ADDR[/LEN] into *net: IPv4 or IPv6 (brackets allowed), no bits set
+ * past LEN. An IPv4-mapped IPv6 network of /96 or more is kept as the IPv4
+ * one: peers are compared that way (proxy.c, access.c). */
 static int
-d_trusted_proxy(struct parser *p, int argc, char **argv)
+parse_net(struct parser *p, const char *what, const char *arg,
+    struct proxy_net *net)
 {
-	struct proxy_net *net;
 	char host[64];
-	const char *a = argv[1], *slash = strchr(a, '/');
+	const char *a = arg, *slash = strchr(a, '/');
 	size_t n = slash ? (size_t)(slash - a) : strlen(a);
 	unsigned long long prefix;
 	unsigned len;
 
-	(void)argc;
-	if (p->cfg->nproxy == CONF_PROXY_MAX)
-		return fail(p, "trusted-proxy: at most %d networks", CONF_PROXY_MAX);
 	if (n >= 2 && a[0] == '[' && a[n - 1] == ']') {
 		a++;
 		n -= 2;
 	}
 	if (n >= sizeof host)
-		return fail(p, "trusted-proxy: '%s' is not an address", argv[1]);
+		return fail(p, "%s: '%s' is not an address", what, arg);
 	memcpy(host, a, n);
 	host[n] = '\0';
-	net = &p->cfg->proxy[p->cfg->nproxy];
 	memset(net, 0, sizeof *net);
 	if (inet_pton(AF_INET, host, net->addr) == 1)
 		net->family = AF_INET;
 	else if (inet_pton(AF_INET6, host, net->addr) == 1)
 		net->family = AF_INET6;
 	else
-		return fail(p, "trusted-proxy: '%s' is not an address", host);
+		return fail(p, "%s: '%s' is not an address", what, host);
 	len = net->family == AF_INET ? 4 : 16;
 	prefix = len * 8;
-	if (slash && parse_u(p, "trusted-proxy", slash + 1, 0, len * 8, &prefix) < 0)
+	if (slash && parse_u(p, what, slash + 1, 0, len * 8, &prefix) < 0)
 		return -1;
 	if (!host_bits_clear(net->addr, len, (unsigned)prefix))
-		return fail(p, "trusted-proxy: '%s' has bits set past /%llu",
-		    argv[1], prefix);
+		return fail(p, "%s: '%s' has bits set past /%llu", what, arg,
+		    prefix);
 	net->prefix = (unsigned)prefix;
+	if (net->family == AF_INET6 && prefix >= 96 &&
+	    IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)net->addr)) {
+		memmove(net->addr, net->addr + 12, 4);
+		memset(net->addr + 4, 0, 12);
+		net->family = AF_INET;
+		net->prefix -= 96;
+	}
+	return 0;
+}
+
+static int
+d_trusted_proxy(struct parser *p, int argc, char **argv)
+{
+	(void)argc;
+	if (p->cfg->nproxy == CONF_PROXY_MAX)
+		return fail(p, "trusted-proxy: at most %d networks", CONF_PROXY_MAX);
+	if (parse_net(p, "trusted-proxy", argv[1],
+	    &p->cfg->proxy[p->cfg->nproxy]) < 0)
+		return -1;
 	p->cfg->nproxy++;
 	return 0;
 }
@@ -1376,6 +1394,127 @@ d_limit(struct parser *p, int argc, char **argv)
 	return 0;
 }
 
+/* ---- access: auth, allow, redirect ---- */
+
+/* A URL path PREFIX as vhost.h describes it, into a copy of its own. */
+static int
+parse_prefix(struct parser *p, const char *what, const char *s, char **out)
+{
+	size_t n = strlen(s);
+
+	if (s[0] != '/' || strchr(s, '?') != NULL || strchr(s, '%') != NULL ||
+	    (n > 1 && !clean_components(s)))
+		return fail(p, "%s: '%s' is not a path prefix such as /admin",
+		    what, s);
+	if ((*out = xstrdup(p, s)) == NULL)
+		return -1;
+	if (n > 1 && (*out)[n - 1] == '/')
+		(*out)[n - 1] = '\0';
+	return 0;
+}
+
+static int
+d_auth(struct parser *p, int argc, char **argv)
+{
+	struct vhost *vh = p->vh;
+	struct vhost_auth *a;
+	const unsigned char *c;
+	char *prefix;
+	int i;
+
+	(void)argc;
+	for (c = (const unsigned char *)argv[2]; *c; c++)
+		if (*c < 0x20 || *c == 0x7f || *c == '"' || *c == '\\')
+			return fail(p, "auth: a realm may not hold a quote, a "
+			    "backslash or a control character");
+	if (argv[2][0] == '\0' || strlen(argv[2]) > 200)
+		return fail(p, "auth: a realm has 1 to 200 bytes");
+	if (need_absolute(p, "auth", argv[3]) < 0)
+		return -1;
+	if (vh->nauth == VHOST_AUTH_MAX)
+		return fail(p, "auth: at most %d prefixes", VHOST_AUTH_MAX);
+	if (parse_prefix(p, "auth", argv[1], &prefix) < 0)
+		return -1;
+	for (i = 0; i < vh->nauth; i++) {
+		if (strcmp(vh->auth[i].prefix, prefix) == 0) {
+			free(prefix);
+			return fail(p, "auth: '%s' given twice", argv[1]);
+		}
+	}
+	a = &vh->auth[vh->nauth++];     /* config_free frees what is counted */
+	a->prefix = prefix;
+	if ((a->realm = xstrdup(p, argv[2])) == NULL ||
+	    (a->file = xstrdup(p, argv[3])) == NULL)
+		return -1;
+	return 0;
+}
+
+/* Repeated with the same PREFIX, the addresses add up. */
+static int
+d_allow(struct parser *p, int argc, char **argv)
+{
+	struct vhost *vh = p->vh;
+	struct vhost_allow *a;
+	struct proxy_net *nets;
+	char *prefix;
+	int i;
+
+	if (parse_prefix(p, "allow", argv[1], &prefix) < 0)
+		return -1;
+	for (i = 0; i < vh->nallow && strcmp(vh->allow[i].prefix, prefix); i++)
+		;
+	if (i == vh->nallow) {
+		if (vh->nallow == VHOST_ALLOW_MAX) {
+			free(prefix);
+			return fail(p, "allow: at most %d prefixes",
+			    VHOST_ALLOW_MAX);
+		}
+		vh->allow[vh->nallow].prefix = prefix;
+		vh->allow[vh->nallow++].nets = NULL;
+	} else {
+		free(prefix);
+	}
+	a = &vh->allow[i];
+	if (a->nnets + argc - 2 > 1024)
+		return fail(p, "allow: at most 1024 addresses a prefix");
+	nets = realloc(a->nets, (a->nnets + argc - 2) * sizeof *nets);
+	if (nets == NULL)
+		return fail(p, "out of memory");
+	a->nets = nets;
+	for (i = 2; i < argc; i++) {
+		if (parse_net(p, "allow", argv[i], &a->nets[a->nnets]) < 0)
+			return -1;
+		a->nnets++;
+	}
+	return 0;
+}
+
+/* `https`, or an absolute http(s) URL: scheme, a host, maybe a path; no
+ * query, fragment or blank. A trailing '/' is dropped: the request's path
+ * brings its own. */
+static int
+d_redirect(struct parser *p, int argc, char **argv)
+{
+	const char *u = argv[1], *host;
+	size_t n = strlen(u);
+
+	(void)argc;
+	if (strcmp(u, "https") != 0) {
+		host = strncmp(u, "https://", 8) == 0 ? u + 8 :
+		    strncmp(u, "http://", 7) == 0 ? u + 7 : NULL;
+		/* The lexer let no control byte but a tab through. */
+		if (host == NULL || host[0] == '\0' || host[0] == '/' ||
+		    strpbrk(u, "?# \t\"\\<>") != NULL || n > 1024)
+			return fail(p, "redirect: '%s' is not https or an "
+			    "http(s)://HOST[/PATH] URL", u);
+	}
+	if ((p->vh->redirect = xstrdup(p, u)) == NULL)
+		return -1;
+	while (n > 0 && p->vh->redirect[n - 1] == '/')  /* host[0] is no '/' */
+		p->vh->redirect[--n] = '\0';
+	return 0;
+}
+
 static const struct directive directives[] = {
 	{ "listen", SCOPE_GLOBAL, 1, 2, 1, d_listen, "[ADDR:]PORT [tls]" },
 	{ "user", SCOPE_BOTH, 1, 1, 0, d_user, "NAME|#UID|owner" },
@@ -1410,6 +1549,9 @@ static const struct directive directives[] = {
 	{ "cgi-timeout", SCOPE_VHOST, 1, 1, 0, d_cgi_timeout, "SECONDS" },
 	{ "limit", SCOPE_VHOST, 2, 2, 1, d_limit, "cpu|as|nproc|nofile|fsize N" },
 	{ "no-new-privs", SCOPE_VHOST, 1, 1, 0, d_no_new_privs, "on|off" },
+	{ "auth", SCOPE_VHOST, 3, 3, 1, d_auth, "PREFIX REALM FILE" },
+	{ "allow", SCOPE_VHOST, 2, -1, 1, d_allow, "PREFIX ADDR[/LEN]..." },
+	{ "redirect", SCOPE_VHOST, 1, 1, 0, d_redirect, "https|URL" },
 };
 
 _Static_assert(sizeof directives / sizeof directives[0] <= DIRECTIVES_MAX,
@@ -1567,6 +1709,16 @@ vhost_free(struct vhost *vh)
 		free(vh->header[i].name);
 		free(vh->header[i].value);
 	}
+	for (i = 0; i < vh->nauth; i++) {
+		free(vh->auth[i].prefix);
+		free(vh->auth[i].realm);
+		free(vh->auth[i].file);
+	}
+	for (i = 0; i < vh->nallow; i++) {
+		free(vh->allow[i].prefix);
+		free(vh->allow[i].nets);
+	}
+	free(vh->redirect);
 	free(vh->root);
 	free(vh->user_name);
 	free(vh->userdir);

@@ -20,6 +20,8 @@
 #define VHOST_CGIENV_MAX  32    /* cgi-env lines */
 #define VHOST_CGIENV_BYTES 16384 /* their NAME=VALUE bytes in all */
 #define VHOST_LIMIT_MAX   5
+#define VHOST_AUTH_MAX    16
+#define VHOST_ALLOW_MAX   16
 #define CONF_VHOST_MAX    4096
 #define CONF_FILE_MAX     (1 << 20)     /* bytes config_load reads at most */
 
@@ -35,7 +37,7 @@ struct listen_addr {
 	int line;
 };
 
-struct proxy_net {              /* trusted-proxy ADDR[/LEN] */
+struct proxy_net {              /* trusted-proxy and allow ADDR[/LEN] */
 	int family;             /* AF_INET or AF_INET6 */
 	unsigned char addr[16];
 	unsigned prefix;
@@ -49,6 +51,21 @@ struct cgi_rule {
 struct vhost_limit {
 	int resource;           /* RLIMIT_CPU, _AS, _NPROC, _NOFILE, _FSIZE */
 	rlim_t value;
+};
+
+/* auth PREFIX REALM FILE; allow PREFIX ADDR[/LEN]... A PREFIX starts with
+ * '/', has no '.', '..' or empty component and no trailing '/' ("/" is
+ * the whole site); it covers itself and what is below it. */
+struct vhost_auth {
+	char *prefix;
+	char *realm;            /* no '"', '\\' or control byte */
+	char *file;             /* absolute; read in stage 2, as the vhost */
+};
+
+struct vhost_allow {
+	char *prefix;
+	struct proxy_net *nets; /* an IPv4-mapped IPv6 network is kept as IPv4 */
+	int nnets;
 };
 
 struct vhost {
@@ -90,6 +107,12 @@ struct vhost {
 	struct vhost_limit limit[VHOST_LIMIT_MAX];
 	int nlimit;
 	int no_new_privs;       /* default 1 */
+	struct vhost_auth auth[VHOST_AUTH_MAX];
+	int nauth;
+	struct vhost_allow allow[VHOST_ALLOW_MAX];
+	int nallow;
+	char *redirect;         /* NULL: off; "https", or an http(s) URL
+				 * without a trailing '/' */
 };
 
 struct config {
