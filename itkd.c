@@ -24,6 +24,7 @@
 #include "file.h"
 #include "log.h"
 #include "priv.h"
+#include "proxy.h"
 #include "score.h"
 #include "serve.h"
 #include "tls.h"
@@ -351,7 +352,8 @@ reap(void)
 		;
 }
 
-/* Whether some vhost of c counts its connections (`max-clients`). */
+/* Whether the children of c count on the shared board: some vhost has
+ * `max-clients`, or clients behind a trusted proxy are counted by address. */
 static int
 counts_vhosts(const struct config *c)
 {
@@ -360,7 +362,8 @@ counts_vhosts(const struct config *c)
 	for (i = 0; i < c->nvhosts; i++)
 		if (c->vhosts[i].max_clients > 0)
 			return 1;
-	return 0;
+	/* Behind a trusted proxy, the children count clients by address. */
+	return c->max_clients_per_ip > 0 && c->nproxy > 0;
 }
 
 /* A reload that would change what the seccomp filter admits cannot work:
@@ -429,7 +432,9 @@ spawn(int fd, const struct listener *l, const struct sockaddr_storage *peer)
 	int fds[CONF_LISTEN_MAX + 1], i, slot;
 	pid_t pid;
 
-	if (cfg.max_clients_per_ip > 0 &&
+	/* A trusted proxy's connections are counted by the child, per client
+	 * its PROXY header names (score_claim_client). */
+	if (cfg.max_clients_per_ip > 0 && !proxy_trusted(&cfg, peer) &&
 	    score_count_peer(peer) >= cfg.max_clients_per_ip) {
 		close(fd);      /* closed at once: nothing is read */
 		return;
@@ -610,6 +615,7 @@ static int
 load_all(const char *path, int check_only)
 {
 	char err[1024];
+	int i;
 
 	if (config_load(&cfg, path, err, sizeof(err)) < 0)
 		goto err;
@@ -621,6 +627,8 @@ load_all(const char *path, int check_only)
 	 * a page fault for them (issue 8). */
 	if (file_mime_load(cfg.mime_types, err, sizeof(err)) < 0)
 		goto err;
+	for (i = 0; config_warning(&cfg, &i, err, sizeof(err));)
+		fprintf(stderr, "itkd: %s\n", err);
 	if (check_only)
 		return 0;
 	if (log_open(&cfg, foreground, err, sizeof(err)) < 0)

@@ -421,6 +421,8 @@ serve_connection(const struct config *cfg, struct tls_keys *keys,
 		close(fd);
 		_exit(0);
 	}
+	if (score_claim_client(slot, &client, cfg->max_clients_per_ip) < 0)
+		reject(cfg, vhost_find(cfg, ""), 503);
 	for (n = 1;; n++) {
 		if ((st = read_head(&req)) < 0)
 			finish(0);
