@@ -1115,7 +1115,9 @@ finish_body(struct run *u)
 	if (u->b.status)
 		u->ex->close = 1;
 	/* The body's deadline may have passed: the answer (a 408 page, say)
-	 * gets time of its own to go out. */
+	 * gets time of its own to go out, as a slow head's does. */
+	if (u->b.status == 408 && u->ex->c->timed_out)
+		u->ex->c->error = u->ex->c->timed_out = 0;
 	conn_deadline(u->ex->c, u->ex->cfg->timeout);
 }
 
