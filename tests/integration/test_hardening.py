@@ -19,15 +19,17 @@ need_root("hardening")
 RANGES = "uid-range 61001 61999\ngid-range 61001 61999\n"
 CREDCHECK = os.path.join(TOP, "tests", "helpers", "credcheck")
 
-# Response one is complete (Content-Length 5); the bytes after it are a
-# whole second response, and the script stays alive so that the server
-# connection does too.
+# Response one is complete (Content-Length 5). A second after it, when a
+# proxy that reuses server connections may have sent another client's
+# request on this one, comes a whole second response; then the script
+# keeps the connection open a while.
 FORGE = (b"#!/bin/sh\n"
          b"printf 'HTTP/1.1 200 OK\\r\\nContent-Type: text/plain\\r\\n"
-         b"Content-Length: 5\\r\\n\\r\\nhello"
-         b"HTTP/1.1 200 OK\\r\\nContent-Type: text/plain\\r\\n"
+         b"Content-Length: 5\\r\\n\\r\\nhello'\n"
+         b"sleep 1\n"
+         b"printf 'HTTP/1.1 200 OK\\r\\nContent-Type: text/plain\\r\\n"
          b"Content-Length: 7\\r\\n\\r\\nFORGED\\n'\n"
-         b"sleep 3\n")
+         b"sleep 2\n")
 
 
 def cgi_layout(s, scripts):
@@ -217,6 +219,14 @@ def slow_body():
                    threading.Thread(target=trickle, args=(s.port, length, b"x", 14, results[2]))]
         for t in threads:
             t.start()
+        # Every slot is held now; a further client waits in the backlog
+        # until one is free: at the bodies' deadline (about 2 s), not when
+        # the tricklers give up (14 s).
+        wait_for(lambda: len(s.children()) >= 3, 5)
+        t0 = time.monotonic()
+        data = raw(s.port, b"GET /secret.txt HTTP/1.1\r\nHost: b.test\r\n"
+                   b"Connection: close\r\n\r\n", 10)
+        waited = time.monotonic() - t0
         for t in threads:
             t.join()
         (tc, dc), (tc2, dc2), (tl, dl) = results[0][0], results[1][0], results[2][0]
@@ -226,9 +236,21 @@ def slow_body():
            tc < 9 and b" 408 " in dc and tc2 < 9, "%.1f s, %r" % (tc, dc[:100]))
         ok("slow body: a Content-Length body trickled to a CGI is cut at its total deadline",
            tl < 9, "%.1f s, %r" % (tl, dl[:100]))
-        st = get(s.port, "/secret.txt", "b.test")
-        ok("slow body: the slots are free again, a further client is served",
-           st and st[0] == 200 and st[2] == b"secret of b\n", repr(st))
+        ok("slow body: the slots are freed, a further client is served meanwhile",
+           data.startswith(b"HTTP/1.1 200") and data.endswith(b"secret of b\n") and waited < 9,
+           "%.1f s: %r" % (waited, data[:100]))
+        # Past `timeout` but at 32 KiB/s: the rate's credit keeps it going.
+        c = connect(s.port, 20)
+        c.sendall(chunked)
+        for _ in range(8):
+            c.sendall(b"4000\r\n" + b"y" * 0x4000 + b"\r\n")
+            time.sleep(0.5)
+        c.sendall(b"0\r\n\r\n")
+        c.shutdown(socket.SHUT_WR)
+        r = parse(recv_all(c, 20))
+        c.close()
+        ok("slow body: a body sent steadily for 4 s (above the minimum rate) is taken whole",
+           r and r[0][0] == 200 and r[0][2] == b"y" * 0x20000, repr(r)[:200])
         ok("slow body: no zombie", wait_for(lambda: not zombies(s.proc.pid)), repr(zombies(s.proc.pid)))
     finally:
         s.cleanup()
@@ -240,12 +262,16 @@ def proxied(port, client, path="/secret.txt", host="b.test", hold=False):
     """A connection from the trusted proxy (127.0.0.1) for client: with
     hold, the head is left unfinished and the socket returned."""
     c = connect(port, 10)
-    c.sendall(("PROXY TCP4 %s 127.0.0.1 40000 80\r\n" % client).encode())
-    if hold:
-        c.sendall(b"GET / HTTP/1.1\r\nHost: b.test\r\n")
-        return c
-    c.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, host)).encode())
-    r = parse(recv_all(c, 10))
+    try:
+        c.sendall(("PROXY TCP4 %s 127.0.0.1 40000 80\r\n" % client).encode())
+        if hold:
+            c.sendall(b"GET / HTTP/1.1\r\nHost: b.test\r\n")
+            return c
+        c.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" %
+                   (path, host)).encode())
+        r = parse(recv_all(c, 10))
+    except OSError:
+        r = None        # closed before the request went out
     c.close()
     return r[0] if r else None
 
