@@ -390,6 +390,7 @@ reload(void)
 	struct config old;
 	struct tls_keys *k = NULL;
 	char err[1024];
+	int i;
 
 	if (config_load(&n, cfg.path, err, sizeof(err)) < 0)
 		goto err;
@@ -413,6 +414,8 @@ reload(void)
 	tls_free(keys);
 	keys = k;
 	log_error(NULL, "reloaded %s", cfg.path);
+	for (i = 0; config_warning(&cfg, &i, err, sizeof(err));)
+		log_error(NULL, "%s", err);
 	return;
 err_keys:
 	tls_free(k);

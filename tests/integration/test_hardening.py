@@ -5,6 +5,7 @@ one client behind a trusted proxy, and a setuid-root program run from a
 CGI program. Needs root (it switches uids)."""
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -351,6 +352,9 @@ def nnp_check():
         s.start()
         ok("start: the warning is printed there too",
            wait_for(lambda: want in s.log(), 5), s.log()[-300:])
+        s.proc.send_signal(signal.SIGHUP)
+        ok("reload: and logged again after it",
+           wait_for(lambda: s.log().count(want) >= 2, 5), s.log()[-300:])
     finally:
         s.cleanup()
 
