@@ -2,7 +2,9 @@
  * keeps who holds each slot (pid, peer) in memory of its own that no child
  * ever maps: nothing a child writes can steer the master's kill() or its
  * loops. Children see a shared board only when some vhost has
- * `max-clients`: per slot, whether it is live and the vhost it serves. A
+ * `max-clients`, or `max-clients-per-ip` applies behind a `trusted-proxy`:
+ * per slot, whether it is live, the vhost it serves and the client address
+ * a PROXY header gave it. A
  * child also names itself after its vhost, which is how the master tells
  * whose child crashed. */
 #ifndef ITKD_SCORE_H
