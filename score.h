@@ -4,9 +4,8 @@
  * loops. Children see a shared board only when some vhost has
  * `max-clients`, or `max-clients-per-ip` applies behind a `trusted-proxy`:
  * per slot, whether it is live, the vhost it serves and the client address
- * a PROXY header gave it. A
- * child also names itself after its vhost, which is how the master tells
- * whose child crashed. */
+ * a PROXY header gave it. A child also names itself after its vhost, which
+ * is how the master tells whose child crashed. */
 #ifndef ITKD_SCORE_H
 #define ITKD_SCORE_H
 
