@@ -1,8 +1,9 @@
 /* body.c: a request body, Content-Length or chunked, decoded as it is read
- * through conn.c, under the connection's deadline. */
+ * through conn.c, under the connection's deadline or one of its own. */
 #include <string.h>
 
 #include "body.h"
+#include "clock.h"
 #include "conn.h"
 
 void
@@ -22,6 +23,28 @@ body_init(struct body *b, struct conn *c, const struct http_request *r)
 	default:
 		b->done = 1;
 	}
+}
+
+void
+body_limit(struct body *b, int timeout)
+{
+	b->due = clock_ms() + (int64_t)timeout * 1000;
+}
+
+void
+body_extend(struct body *b, int64_t ms)
+{
+	if (b->due != 0 && ms > 0)
+		b->due += ms;
+}
+
+int64_t
+body_due(const struct body *b)
+{
+	if (b->due == 0)
+		return 0;
+	/* Whole seconds of credit: no product that could overflow. */
+	return b->due + (int64_t)(b->total / BODY_MIN_RATE) * 1000;
 }
 
 /* RFC 9110 10.1.1: answer "100 Continue" only when we are about to read. */
@@ -95,6 +118,12 @@ body_read(struct body *b, void *buf, size_t cap)
 		return -1;
 	if (b->done || cap == 0)
 		return 0;
+	if (b->due != 0) {
+		/* Every read of this body under the same total deadline. */
+		b->c->deadline = body_due(b);
+		if (clock_ms() >= b->c->deadline)
+			return fail(b, 408);
+	}
 	if (!b->continue_sent && send_continue(b) < 0)
 		return fail(b, 400);
 	if (b->r->body == HTTP_BODY_LENGTH)

@@ -20,6 +20,10 @@
  * - A chunked request body is decoded into memory (a memfd) first, up to
  *   CGI_CHUNKED_MAX, so that CONTENT_LENGTH can be set as 4.1.2 requires;
  *   past that 413. Content-Length bodies are streamed.
+ * - An nph- script's status line and fields are parsed like a header block
+ *   (cgi_parse_nph) and itkd writes the head and frames the body itself,
+ *   with "Connection: close": the script's bytes never reach the client
+ *   unframed, so they cannot pose as a further response.
  * - A response with neither Content-Type nor Location is none of the forms
  *   of 6.2: 502, except Status 204 or 304, which have no body to type.
  * - A Location that is a path (not "//") without Status is a local
@@ -213,6 +217,8 @@ add_field(struct cgi_head *h, const char *name, const char *value)
 		h->content_type = value;
 		return 0;
 	}
+	if (strcasecmp(name, "Transfer-Encoding") == 0)
+		h->has_transfer_encoding = 1;
 	if (dropped(name))
 		return 0;
 	if (h->nfields >= CGI_FIELDS_MAX)
@@ -259,17 +265,27 @@ parse_line(struct cgi_head *h, size_t *used, const char *line, size_t n)
 	return add_field(h, name, value);
 }
 
-int
-cgi_parse_headers(const char *buf, size_t len, struct cgi_head *out)
+static void
+head_reset(struct cgi_head *out)
 {
-	size_t pos = 0, used = 0, n;
-	const char *nl;
-
 	out->nfields = 0;
 	out->status = 0;
 	out->reason = out->content_type = out->location = out->error = NULL;
 	out->has_length = 0;
 	out->content_length = 0;
+	out->has_transfer_encoding = 0;
+}
+
+/* The field lines of buf[pos..len) up to the blank line, into out (whose
+ * buf has *used bytes taken). The block's length, 0 or -1 as
+ * cgi_parse_headers. */
+static int
+parse_fields(const char *buf, size_t pos, size_t len, size_t used,
+    struct cgi_head *out)
+{
+	const char *nl;
+	size_t n;
+
 	if (len > CGI_HEAD_MAX)
 		len = CGI_HEAD_MAX;
 	for (;;) {
@@ -281,15 +297,69 @@ cgi_parse_headers(const char *buf, size_t len, struct cgi_head *out)
 		if (n > 0 && buf[pos + n - 1] == '\r')
 			n--;
 		if (n == 0)
-			break;
+			return (int)(nl - buf) + 1;
 		if (parse_line(out, &used, buf + pos, n) < 0)
 			return -1;
 		pos = (size_t)(nl - buf) + 1;
 	}
+}
+
+int
+cgi_parse_headers(const char *buf, size_t len, struct cgi_head *out)
+{
+	int end;
+
+	head_reset(out);
+	if ((end = parse_fields(buf, 0, len, 0, out)) <= 0)
+		return end;
 	if (out->content_type == NULL && out->location == NULL &&
 	    out->status != 204 && out->status != 304)
 		return refuse(out, REFUSED "neither Content-Type nor Location");
-	return (int)(nl - buf) + 1;
+	return end;
+}
+
+/* "HTTP/1.x NNN reason" (n bytes, its line end cut): the code and the
+ * phrase as a Status field would give them, the phrase kept at the start
+ * of out->buf. The bytes used there, or -1. */
+static int
+parse_status_line(struct cgi_head *out, const char *line, size_t n)
+{
+	if (n < 12 || n - 9 >= sizeof(out->buf) || memcmp(line, "HTTP/1.", 7) != 0 ||
+	    (line[7] != '0' && line[7] != '1') || line[8] != ' ' ||
+	    !value_ok(line + 9, n - 9))
+		return refuse(out, REFUSED "an nph status line that is no "
+		    "HTTP/1.x status line");
+	memcpy(out->buf, line + 9, n - 9);
+	out->buf[n - 9] = '\0';
+	if (parse_status(out, out->buf) < 0)
+		return -1;      /* parse_status said why */
+	return (int)(n - 9) + 1;
+}
+
+int
+cgi_parse_nph(const char *buf, size_t len, struct cgi_head *out)
+{
+	const char *nl;
+	size_t n;
+	int used, end;
+
+	head_reset(out);
+	if (len > CGI_HEAD_MAX)
+		len = CGI_HEAD_MAX;
+	if ((nl = memchr(buf, '\n', len)) == NULL)
+		return len >= CGI_HEAD_MAX ?
+		    refuse(out, "CGI response head over 64 KiB") : 0;
+	n = (size_t)(nl - buf);
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	if ((used = parse_status_line(out, buf, n)) < 0)
+		return -1;
+	if ((end = parse_fields(buf, (size_t)(nl - buf) + 1, len, (size_t)used,
+	    out)) <= 0)
+		return end;
+	/* Its framing would have to be decoded to be re-framed: refused. */
+	return out->has_transfer_encoding ?
+	    refuse(out, REFUSED "Transfer-Encoding in an nph head") : end;
 }
 
 /* ---- the environment -------------------------------------------------- */
@@ -850,11 +920,13 @@ take_head(struct run *u, const char *data, size_t n)
 	/* Parse again only when a line was completed (or no room is left). */
 	if (memchr(data, '\n', take) == NULL && u->hlen < sizeof(hbuf))
 		return 0;
-	hl = cgi_parse_headers(hbuf, u->hlen, &head);
+	hl = u->state == OUT_NPH ? cgi_parse_nph(hbuf, u->hlen, &head) :
+	    cgi_parse_headers(hbuf, u->hlen, &head);
 	if (hl == 0)
 		return 0;
 	if (hl < 0) {
-		log_error(u->ex->vh, "cgi %s: %s", u->res->fs, head.error);
+		log_error(u->ex->vh, "cgi %s: %s%s", u->res->fs,
+		    u->state == OUT_NPH ? "nph- program: " : "", head.error);
 		return 502;
 	}
 	if ((st = start_answer(u)) != 0)
@@ -863,21 +935,6 @@ take_head(struct run *u, const char *data, size_t n)
 	    send_body(u, data + take, n - take) < 0)
 		return -1;
 	return 0;
-}
-
-/* nph-: the script speaks HTTP itself; note its status for the log. */
-static int
-take_nph(struct run *u, const char *data, size_t n)
-{
-	if (!u->ex->head_sent) {
-		u->ex->head_sent = 1;
-		u->ex->status = 200;
-		if (n >= 12 && memcmp(data, "HTTP/1.", 7) == 0 && data[9] >= '1' &&
-		    data[9] <= '5')
-			u->ex->status = atoi(data + 9);
-	}
-	u->ex->bytes += n;
-	return client_write(u, data, n);
 }
 
 /* stdout: 0, an HTTP status (nothing sent yet) or -1. */
@@ -894,9 +951,8 @@ read_stdout(struct run *u)
 	}
 	switch (u->state) {
 	case OUT_HEAD:
-		return take_head(u, obuf, (size_t)n);
 	case OUT_NPH:
-		return take_nph(u, obuf, (size_t)n);
+		return take_head(u, obuf, (size_t)n);
 	case OUT_BODY:
 		return send_body(u, obuf, (size_t)n);
 	default:
@@ -927,7 +983,6 @@ feed_body(struct run *u, int client_ready)
 			close_fd(&u->in);       /* the script wants no more */
 	}
 	if (u->in >= 0 && u->bpos == u->blen && !u->b.done && client_ready) {
-		conn_deadline(u->ex->c, u->ex->cfg->timeout);
 		n = body_read(&u->b, bbuf, sizeof(bbuf));
 		if (n < 0)
 			return u->b.status ? u->b.status : 400;
@@ -950,7 +1005,6 @@ buffer_chunked(struct run *u, int *fd, uint64_t *total)
 		return 500;
 	}
 	for (;;) {
-		conn_deadline(u->ex->c, u->ex->cfg->timeout);
 		if ((n = body_read(&u->b, bbuf, sizeof(bbuf))) < 0)
 			return u->b.status ? u->b.status : 400;
 		if (n == 0)
@@ -1108,22 +1162,27 @@ step(struct run *u)
 {
 	struct conn *c = u->ex->c;
 	struct pollfd p[5];
-	int64_t left;
+	int64_t now, left, due;
 	int n, st, want_body, ready, timeout;
 
 	if (u->in >= 0 && u->bpos == u->blen && u->b.done)
 		close_fd(&u->in);       /* EOF now: the script may read first */
 	want_body = u->in >= 0 && u->bpos == u->blen && !u->b.done;
-	ready = want_body && (client_buffered(c) ||
+	now = clock_ms();
+	due = want_body ? body_due(&u->b) : 0;
+	/* A body past its deadline: body_read says so (408). */
+	ready = want_body && (client_buffered(c) || (due != 0 && due <= now) ||
 	    (u->b.r->expect_continue && !u->b.continue_sent));
 	p[0] = (struct pollfd){ .fd = c->fd, .events = want_body ? POLLIN : 0 };
 	p[1] = (struct pollfd){ .fd = u->in, .events = u->bpos < u->blen ? POLLOUT : 0 };
 	p[2] = (struct pollfd){ .fd = u->out, .events = POLLIN };
 	p[3] = (struct pollfd){ .fd = u->err, .events = POLLIN };
 	p[4] = (struct pollfd){ .fd = u->reaped ? -1 : u->pidfd, .events = POLLIN };
-	left = u->deadline - clock_ms();
+	left = u->deadline - now;
 	if (left <= 0)
 		return 1;       /* cgi-timeout */
+	if (due != 0 && due - now < left)
+		left = due - now;
 	timeout = ready ? 0 : left > 60000 ? 60000 : (int)left;
 	if (u->out < 0 && u->err < 0 && u->pidfd < 0 && timeout > CGI_REAP_POLL_MS)
 		timeout = CGI_REAP_POLL_MS;
@@ -1136,6 +1195,9 @@ step(struct run *u)
 	}
 	if (n < 0)
 		return errno == EINTR ? 0 : -1;
+	/* Time we did not ask for the body is not the client's. */
+	if (!want_body && !u->b.done)
+		body_extend(&u->b, clock_ms() - now);
 	if (p[0].revents & (POLLERR | POLLHUP | POLLNVAL))
 		return -1;      /* the client went away */
 	if ((p[3].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -1155,11 +1217,15 @@ static void
 finish_body(struct run *u)
 {
 	close_fd(&u->in);
-	conn_deadline(u->ex->c, u->ex->cfg->timeout);
 	if (!u->b.done && (u->b.status || body_discard(&u->b, CGI_DISCARD_MAX) < 0))
 		u->ex->close = 1;
 	if (u->b.status)
 		u->ex->close = 1;
+	/* The body's deadline may have passed: the answer (a 408 page, say)
+	 * gets time of its own to go out, as a slow head's does. */
+	if (u->b.status == 408 && u->ex->c->timed_out)
+		u->ex->c->error = u->ex->c->timed_out = 0;
+	conn_deadline(u->ex->c, u->ex->cfg->timeout);
 }
 
 /* The script is gone: say how, and end the answer. */
@@ -1178,7 +1244,7 @@ conclude(struct run *u)
 	if (WIFEXITED(u->wstatus) && WEXITSTATUS(u->wstatus) != 0)
 		log_error(ex->vh, "cgi %s: exited with status %d", u->res->fs,
 		    WEXITSTATUS(u->wstatus));
-	if (u->state == OUT_HEAD || (u->state == OUT_NPH && !ex->head_sent)) {
+	if (u->state == OUT_HEAD || u->state == OUT_NPH) {
 		log_error(ex->vh, "cgi %s: %s", u->res->fs, u->hlen ?
 		    "header block never ended" : "no output");
 		return 502;
@@ -1228,6 +1294,7 @@ cgi_serve(struct exchange *ex, const struct path_res *res)
 	u->res = res;
 	u->in = u->out = u->err = u->pidfd = -1;
 	body_init(&u->b, ex->c, ex->r);
+	body_limit(&u->b, ex->cfg->timeout);
 	if ((dirfd = script_dir(ex, res)) < 0) {
 		st = path_errno_status(errno);
 		goto out;
@@ -1251,6 +1318,11 @@ cgi_serve(struct exchange *ex, const struct path_res *res)
 	base = strrchr(res->fs, '/');
 	u->state = strncmp(base ? base + 1 : res->fs, "nph-", 4) == 0 ?
 	    OUT_NPH : OUT_HEAD;
+	/* An nph- head is parsed and re-framed like any other (a second
+	 * response in its output is cut off as body excess or sent as body),
+	 * and the connection closes after it all the same: a proxy that
+	 * reuses server connections must never take what follows for the
+	 * answer to another client's request. */
 	if (u->state == OUT_NPH)
 		ex->close = 1;  /* we cannot know how its answer is framed */
 	st = spawn(u, dirfd, exe, argv, memfd);

@@ -35,6 +35,7 @@ struct cgi_head {
 	const char *location;           /* NULL if absent */
 	int has_length;                 /* Content-Length was given */
 	uint64_t content_length;
+	int has_transfer_encoding;      /* given (and dropped) */
 	const char *error;              /* why the block was refused, for the log */
 	struct cgi_field fields[CGI_FIELDS_MAX];  /* the fields to pass on */
 	/* Last: a small head touches only the first pages of it. */
@@ -52,5 +53,13 @@ struct cgi_head {
  * the error log. Lines may end in LF or CR LF. Hop-by-hop fields, Date and
  * Server are dropped from fields[]. */
 int cgi_parse_headers(const char *buf, size_t len, struct cgi_head *out);
+/* The head of an nph- script's answer: a status line "HTTP/1.0 NNN phrase"
+ * or "HTTP/1.1 NNN phrase" (200-599; the phrase may be missing), then
+ * header fields as cgi_parse_headers takes them, except that neither
+ * Content-Type nor Location is required and that a Transfer-Encoding (or
+ * a Status field) makes the head invalid. Returns as cgi_parse_headers.
+ * itkd frames the answer itself from it: the script never writes to the
+ * client's connection directly, so it cannot add a second response. */
+int cgi_parse_nph(const char *buf, size_t len, struct cgi_head *out);
 
 #endif

@@ -249,6 +249,11 @@ gate_run(const struct config *cfg, struct tls_keys *keys,
 		conn_set_peer(&gc, &client);
 	if (a->tls && (gc.tls = tls_accept(keys, cfg, a->fd, gc.deadline)) == NULL)
 		_exit(0);
+	/* Behind a trusted proxy the master could count only the proxy:
+	 *    the client's own address is counted here (after the handshake,
+	 *    so that a TLS client reads its 503). */
+	if (score_claim_client(slot, &client, cfg->max_clients_per_ip) < 0)
+		gate_reject(cfg, vhost_find(cfg, ""), 503);
 	/* 3. The handshake is done: no key byte (nor the session cache)
 	 *    stays in the process that goes on reading the client. */
 	if (keys != NULL)

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "path.h"
 #include "priv.h"
+#include "proxy.h"
 #include "score.h"
 #include "serve.h"
 #include "tls.h"
@@ -353,7 +354,8 @@ reap(void)
 		;
 }
 
-/* Whether some vhost of c counts its connections (`max-clients`). */
+/* Whether the children of c count on the shared board: some vhost has
+ * `max-clients`, or clients behind a trusted proxy are counted by address. */
 static int
 counts_vhosts(const struct config *c)
 {
@@ -362,7 +364,8 @@ counts_vhosts(const struct config *c)
 	for (i = 0; i < c->nvhosts; i++)
 		if (c->vhosts[i].max_clients > 0)
 			return 1;
-	return 0;
+	/* Behind a trusted proxy, the children count clients by address. */
+	return c->max_clients_per_ip > 0 && c->nproxy > 0;
 }
 
 /* A reload that would change what the seccomp filter admits cannot work:
@@ -389,6 +392,7 @@ reload(void)
 	struct config old;
 	struct tls_keys *k = NULL;
 	char err[1024];
+	int i;
 
 	if (config_load(&n, cfg.path, err, sizeof(err)) < 0)
 		goto err;
@@ -412,6 +416,8 @@ reload(void)
 	tls_free(keys);
 	keys = k;
 	log_error(NULL, "reloaded %s", cfg.path);
+	for (i = 0; config_warning(&cfg, &i, err, sizeof(err));)
+		log_error(NULL, "%s", err);
 	return;
 err_keys:
 	tls_free(k);
@@ -431,7 +437,9 @@ spawn(int fd, const struct listener *l, const struct sockaddr_storage *peer)
 	int fds[CONF_LISTEN_MAX + 1], i, slot;
 	pid_t pid;
 
-	if (cfg.max_clients_per_ip > 0 &&
+	/* A trusted proxy's connections are counted by the child, per client
+	 * its PROXY header names (score_claim_client). */
+	if (cfg.max_clients_per_ip > 0 && !proxy_trusted(&cfg, peer) &&
 	    score_count_peer(peer) >= cfg.max_clients_per_ip) {
 		close(fd);      /* closed at once: nothing is read */
 		return;
@@ -612,6 +620,7 @@ static int
 load_all(const char *path, int check_only)
 {
 	char err[1024];
+	int i;
 
 	/* Every root, file and log is opened with openat2: without it
 	 * there is no safe way to serve (and no way to check a config). */
@@ -627,6 +636,8 @@ load_all(const char *path, int check_only)
 	 * a page fault for them (issue 8). */
 	if (file_mime_load(cfg.mime_types, err, sizeof(err)) < 0)
 		goto err;
+	for (i = 0; config_warning(&cfg, &i, err, sizeof(err));)
+		fprintf(stderr, "itkd: %s\n", err);
 	if (check_only)
 		return 0;
 	if (log_open(&cfg, foreground, err, sizeof(err)) < 0)

@@ -2,6 +2,7 @@
  * board it shares with children when vhosts count places. */
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,7 +37,16 @@ struct board {
 static struct table *table;     /* not mapped in a child */
 static size_t table_len;
 static int nslots;              /* table->n, for children too */
+/* In the same mapping, after the board: per slot, the client's address as
+ * the connection's own PROXY header gave it (written by that child only),
+ * for max-clients-per-ip behind a trusted proxy. family 0: none. */
+struct client_key {
+	int family;
+	uint32_t addr[4];
+};
+
 static struct board *board;
+static struct client_key *clients;      /* inside board's mapping */
 static size_t board_len;
 static int board_withheld;      /* MADV_DONTFORK on the board */
 static unsigned generation;     /* of the config; in each child's name */
@@ -57,10 +67,15 @@ score_init(int n)
 		return -1;
 	table_len = sizeof(*table) + (size_t)n * sizeof(table->slot[0]);
 	board_len = sizeof(*board) + (size_t)(n - 1) * sizeof(board->slot[0]);
+	board_len = (board_len + _Alignof(struct client_key) - 1) &
+	    ~(_Alignof(struct client_key) - 1);
+	board_len += (size_t)n * sizeof(struct client_key);
 	if ((table = map(table_len, MAP_PRIVATE)) == NULL ||
 	    madvise(table, table_len, MADV_DONTFORK) < 0 ||
 	    (board = map(board_len, MAP_SHARED)) == NULL)
 		return -1;
+	clients = (struct client_key *)((char *)board + board_len -
+	    (size_t)n * sizeof(struct client_key));
 	table->n = nslots = n;
 	return 0;
 }
@@ -108,6 +123,7 @@ peer_key(const struct sockaddr_storage *ss, int *family, unsigned char *addr)
 static void
 board_set(int i, int live)
 {
+	__atomic_store_n(&clients[i].family, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&board->slot[i].vhost, -1, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&board->slot[i].live, live, __ATOMIC_SEQ_CST);
 }
@@ -246,6 +262,50 @@ score_enter_vhost(int slot, int pos, int max)
 		    __atomic_load_n(&board->slot[i].vhost, __ATOMIC_SEQ_CST) == pos;
 	if (n >= max) {
 		__atomic_store_n(&board->slot[slot].vhost, -1, __ATOMIC_SEQ_CST);
+		return -1;
+	}
+	return 0;
+}
+
+/* Behind a trusted proxy the master sees only the proxy's address: each
+ * child enters its client's here and counts the others.
+ *
+ * Trust: the board is writable by every child that maps it, so a
+ * compromised one can write any address into any slot. That can only make
+ * this count wrong: refuse clients it names (denial of service) or leave
+ * its own client uncounted. The master reads nothing of it back: its kill()
+ * and its loops use its own table alone. */
+int
+score_claim_client(int slot, const struct sockaddr_storage *client, int max)
+{
+	unsigned char addr[16];
+	uint32_t words[4];
+	int i, k, family, n = 0;
+
+	if (max <= 0 || client->ss_family == AF_UNSPEC || board == NULL ||
+	    board_withheld || slot < 0 || slot >= nslots)
+		return 0;       /* no limit, no client given, or inetd mode */
+	peer_key(client, &family, addr);
+	memcpy(words, addr, sizeof(words));
+	/* The address first, then the family that makes it count: one who
+	 * reads the family (sequentially consistent) reads the address too.
+	 * Claim, then count, as score_enter_vhost: of two racing for the
+	 * last place, at worst both refuse. */
+	for (k = 0; k < 4; k++)
+		__atomic_store_n(&clients[slot].addr[k], words[k], __ATOMIC_RELAXED);
+	__atomic_store_n(&clients[slot].family, family, __ATOMIC_SEQ_CST);
+	for (i = 0; i < nslots && n < max; i++) {
+		if (i == slot ||
+		    !__atomic_load_n(&board->slot[i].live, __ATOMIC_SEQ_CST) ||
+		    __atomic_load_n(&clients[i].family, __ATOMIC_SEQ_CST) != family)
+			continue;
+		for (k = 0; k < 4 && __atomic_load_n(&clients[i].addr[k],
+		    __ATOMIC_RELAXED) == words[k]; k++)
+			;
+		n += k == 4;
+	}
+	if (n >= max) {
+		__atomic_store_n(&clients[slot].family, 0, __ATOMIC_SEQ_CST);
 		return -1;
 	}
 	return 0;

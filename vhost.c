@@ -1200,7 +1200,10 @@ static int
 d_no_new_privs(struct parser *p, int argc, char **argv)
 {
 	(void)argc;
-	return parse_on_off(p, argv[0], argv[1], &p->vh->no_new_privs);
+	if (parse_on_off(p, argv[0], argv[1], &p->vh->no_new_privs) < 0)
+		return -1;
+	p->vh->no_new_privs_line = p->vh->no_new_privs ? 0 : p->line;
+	return 0;
 }
 
 static int
@@ -1792,4 +1795,27 @@ vhost_find(const struct config *cfg, const char *host)
 	if (vh == NULL && cfg->nvhosts > 0)
 		vh = &cfg->vhosts[0];
 	return vh;
+}
+
+int
+config_warning(const struct config *cfg, int *next, char *buf, size_t len)
+{
+	const struct vhost *vh;
+
+	for (; *next < cfg->nvhosts; (*next)++) {
+		vh = &cfg->vhosts[*next];
+		if (vh->no_new_privs_line == 0)
+			continue;
+		/* Exactly what it allows: the kernel honours the set-user-ID
+		 * bit again, and the bounding set (empty) still keeps every
+		 * capability out, file capabilities included. */
+		snprintf(buf, len, "%s:%d: warning: no-new-privs off: programs "
+		    "run for vhost %s may execute set-user-ID-root programs, which "
+		    "then run with effective uid 0 and so have root's access to "
+		    "files (every capability set stays empty)", cfg->path,
+		    vh->no_new_privs_line, vh->names[0]);
+		(*next)++;
+		return 1;
+	}
+	return 0;
 }

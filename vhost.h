@@ -113,6 +113,7 @@ struct vhost {
 	int nallow;
 	char *redirect;         /* NULL: off; "https", or an http(s) URL
 				 * without a trailing '/' */
+	int no_new_privs_line;  /* of `no-new-privs off`; 0: on */
 };
 
 struct config {
@@ -150,6 +151,11 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
 int config_load_buf(struct config *cfg, const char *name, const char *buf,
     size_t len, char *err, size_t errlen);
 void config_free(struct config *cfg);
+/* The *next warning about cfg (start *next at 0) as "file:line: warning:
+ * ..." in buf: 1, or 0 when there is none left. A warning names a setting
+ * that is valid but weakens the privilege model (`no-new-privs off`). */
+int config_warning(const struct config *cfg, int *next, char *buf,
+    size_t len);
 
 /* The vhost for a Host value (lower case, no port, may be ""): an exact name
  * or alias, then the longest matching `*.suffix` wildcard, then the first

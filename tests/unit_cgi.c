@@ -1,4 +1,5 @@
-/* tests/unit_cgi.c: the CGI header block parser (RFC 3875 section 6). */
+/* tests/unit_cgi.c: the CGI header block parser (RFC 3875 section 6), and
+ * the head of an nph- script's answer. */
 #include <string.h>
 
 #include "cgi.h"
@@ -192,10 +193,61 @@ dropped(void)
 	    h.content_type == NULL && h.nfields == 0 && !h.has_length);
 }
 
+static int
+nph(const char *s)
+{
+	return cgi_parse_nph(s, strlen(s), &h);
+}
+
+/* An nph- head is parsed, never passed through: what itkd sends is its own
+ * head, so the bytes of a script cannot frame a response of their own. */
+static void
+nph_heads(void)
+{
+	const char *s = "HTTP/1.1 203 Non-Authoritative\r\nX-Nph: 1\r\n\r\nbody";
+	char big[CGI_HEAD_MAX + 16];
+
+	CHECK("nph_length", nph(s) == (int)(strlen(s) - 4));
+	CHECK("nph_status", h.status == 203 &&
+	    strcmp(h.reason, "Non-Authoritative") == 0);
+	CHECK("nph_fields", h.nfields == 1 && strcmp(field("X-Nph"), "1") == 0);
+	CHECK("nph_no_type_needed", nph("HTTP/1.0 200 OK\n\n") > 0 &&
+	    h.content_type == NULL && h.status == 200);
+	CHECK("nph_no_phrase", nph("HTTP/1.1 404\r\n\r\n") > 0 && h.status == 404);
+	CHECK("nph_length_kept", nph("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
+	    "helloHTTP/1.1 200 OK\r\n\r\n") > 0 && h.has_length &&
+	    h.content_length == 5);
+	CHECK("nph_connection_dropped", nph("HTTP/1.1 200 OK\r\n"
+	    "Connection: keep-alive\r\nKeep-Alive: 5\r\n\r\n") > 0 && h.nfields == 0);
+	CHECK("nph_incomplete_line", nph("HTTP/1.1 200 O") == 0);
+	CHECK("nph_incomplete_head", nph("HTTP/1.1 200 OK\r\nX: 1\r\n") == 0);
+	CHECK("nph_no_status_line", nph("Content-Type: a/b\r\n\r\n") < 0);
+	CHECK("nph_bad_version", nph("HTTP/2.0 200 OK\r\n\r\n") < 0);
+	CHECK("nph_http_1_2", nph("HTTP/1.2 200 OK\r\n\r\n") < 0);
+	CHECK("nph_bad_code", nph("HTTP/1.1 2x0 OK\r\n\r\n") < 0);
+	CHECK("nph_code_4_digits", nph("HTTP/1.1 2000 OK\r\n\r\n") < 0);
+	CHECK("nph_interim_refused", nph("HTTP/1.1 101 Switching\r\n\r\n") < 0);
+	CHECK("nph_100_refused", nph("HTTP/1.1 100 Continue\r\n\r\n") < 0);
+	CHECK("nph_600_refused", nph("HTTP/1.1 600 X\r\n\r\n") < 0);
+	CHECK("nph_two_blanks", nph("HTTP/1.1  200 OK\r\n\r\n") < 0);
+	CHECK("nph_control_in_phrase", nph("HTTP/1.1 200 O\001K\r\n\r\n") < 0);
+	CHECK("nph_status_field_refused", nph("HTTP/1.1 200 OK\r\nStatus: 404\r\n\r\n") < 0);
+	CHECK("nph_transfer_encoding_refused",
+	    nph("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n") < 0);
+	CHECK("nph_bad_field", nph("HTTP/1.1 200 OK\r\nno colon\r\n\r\n") < 0);
+	CHECK("nph_folding", nph("HTTP/1.1 200 OK\r\nX: 1\r\n 2\r\n\r\n") < 0);
+	memcpy(big, "HTTP/1.1 200 ", 13);
+	memset(big + 13, 'a', sizeof(big) - 13);
+	CHECK("nph_status_line_too_long", cgi_parse_nph(big, sizeof(big), &h) < 0);
+	CHECK("nph_reparse_resets", nph("HTTP/1.1 200 OK\r\n\r\n") > 0 &&
+	    h.nfields == 0 && !h.has_length && !h.has_transfer_encoding);
+}
+
 int
 main(void)
 {
 	basics();
+	nph_heads();
 	status();
 	location();
 	length();

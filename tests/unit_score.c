@@ -1,6 +1,9 @@
 /* tests/unit_score.c: the name a connection process gives itself, and the
  * master's reading of it. The master reads a name a child chose, and a
- * child may be compromised: only "itkd G/P" of this config names a vhost. */
+ * child may be compromised: only "itkd G/P" of this config names a vhost.
+ * Then the count of clients behind a trusted proxy, per client address. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -36,6 +39,69 @@ vhost_of_child(const char *name)
 	return pos;
 }
 
+static struct sockaddr_storage
+v4(const char *a)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+	memset(&ss, 0, sizeof(ss));
+	s4->sin_family = AF_INET;
+	inet_pton(AF_INET, a, &s4->sin_addr);
+	return ss;
+}
+
+static struct sockaddr_storage
+v6(const char *a)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+	memset(&ss, 0, sizeof(ss));
+	s6->sin6_family = AF_INET6;
+	inet_pton(AF_INET6, a, &s6->sin6_addr);
+	return ss;
+}
+
+/* Four slots, all from the one proxy; the clients its headers name. */
+static void
+clients(void)
+{
+	struct sockaddr_storage proxy = v4("127.0.0.1"), x = v4("10.0.0.1"),
+	    y = v4("10.0.0.2"), xm = v6("::ffff:10.0.0.1"), none;
+	int s0, s1, s2, s3;
+
+	memset(&none, 0, sizeof(none));
+	none.ss_family = AF_UNSPEC;
+	CHECK("claim: board shared", score_config(1) == 0);
+	s0 = score_reserve(&proxy);
+	s1 = score_reserve(&proxy);
+	s2 = score_reserve(&proxy);
+	s3 = score_reserve(&proxy);
+	CHECK("claim: four slots", s0 >= 0 && s1 >= 0 && s2 >= 0 && s3 >= 0);
+	CHECK("claim: X first", score_claim_client(s0, &x, 2) == 0);
+	CHECK("claim: X second", score_claim_client(s1, &x, 2) == 0);
+	CHECK("claim: X third refused", score_claim_client(s2, &x, 2) == -1);
+	CHECK("claim: X as mapped IPv6 refused too", score_claim_client(s2, &xm, 2) == -1);
+	CHECK("claim: Y behind the same proxy admitted", score_claim_client(s2, &y, 2) == 0);
+	CHECK("claim: no client named, nothing counted", score_claim_client(s3, &none, 1) == 0);
+	CHECK("claim: no limit", score_claim_client(s3, &x, 0) == 0);
+	/* A refused claim is withdrawn; a freed slot forgets its client. */
+	score_set_pid(s3, 0);
+	score_set_pid(s0, 0);
+	s0 = score_reserve(&proxy);
+	CHECK("claim: X again once one of its places is free",
+	    s0 >= 0 && score_claim_client(s0, &x, 2) == 0);
+	CHECK("claim: out of range slot", score_claim_client(-1, &x, 1) == 0 &&
+	    score_claim_client(score_size(), &x, 1) == 0);
+	/* No board for the children: the master counts as before. */
+	CHECK("claim: board withheld", score_config(0) == 0 &&
+	    score_claim_client(s2, &x, 1) == 0);
+	score_set_pid(s0, 0);
+	score_set_pid(s1, 0);
+	score_set_pid(s2, 0);
+}
+
 int
 main(void)
 {
@@ -57,5 +123,6 @@ main(void)
 	CHECK("score reload", score_config(0) == 0);
 	CHECK("score name of the config before", vhost_of_child("itkd 1/7") == -1);
 	CHECK("score name of this config", vhost_of_child(NULL) == 7);
+	clients();
 	return UNIT_END();
 }

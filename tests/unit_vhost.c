@@ -814,6 +814,8 @@ test_cgi_env(void)
 	}
 	CHECK("cgi-env bytes bounded", fails(big,
 	    "itkd.conf:11: cgi-env: at most 16384 bytes of NAME=VALUE in all"));
+}
+
 /* auth, allow, redirect: what loads, and each error with its line. */
 static void
 test_access_directives(void)
@@ -830,23 +832,23 @@ test_access_directives(void)
 	    strcmp(vh->auth[1].prefix, "/") == 0);
 	config_free(&cfg);
 	CHECK("auth missing FILE", fails(G V "auth /admin Admin\n",
-	    "itkd.conf:5: usage: auth PREFIX REALM FILE"));
+	    "itkd.conf:9: usage: auth PREFIX REALM FILE"));
 	CHECK("auth bad prefix", fails(G V "auth admin Admin /pw\n",
-	    "itkd.conf:5: auth: 'admin' is not a path prefix such as /admin"));
+	    "itkd.conf:9: auth: 'admin' is not a path prefix such as /admin"));
 	CHECK("auth dot-dot prefix", fails(G V "auth /a/../b Admin /pw\n",
-	    "itkd.conf:5: auth: '/a/../b' is not a path prefix such as /admin"));
+	    "itkd.conf:9: auth: '/a/../b' is not a path prefix such as /admin"));
 	CHECK("auth realm with a quote", fails(G V "auth /a \"say \\\"hi\\\"\" /pw\n",
-	    "itkd.conf:5: auth: a realm may not hold a quote, a backslash or "
+	    "itkd.conf:9: auth: a realm may not hold a quote, a backslash or "
 	    "a control character"));
 	CHECK("auth realm with a tab", fails(G V "auth /a \"a\tb\" /pw\n",
-	    "itkd.conf:5: auth: a realm may not hold a quote, a backslash or "
+	    "itkd.conf:9: auth: a realm may not hold a quote, a backslash or "
 	    "a control character"));
 	CHECK("auth relative file", fails(G V "auth /a A pw\n",
-	    "itkd.conf:5: auth: 'pw' is not an absolute path"));
+	    "itkd.conf:9: auth: 'pw' is not an absolute path"));
 	CHECK("auth prefix twice", fails(G V "auth /a A /pw\nauth /a/ B /pw\n",
-	    "itkd.conf:6: auth: '/a/' given twice"));
+	    "itkd.conf:10: auth: '/a/' given twice"));
 	CHECK("auth global", fails(G "auth /a A /pw\n" V,
-	    "itkd.conf:3: 'auth' is a vhost directive: it belongs after a "
+	    "itkd.conf:5: 'auth' is a vhost directive: it belongs after a "
 	    "'vhost' line"));
 
 	CHECK("allow", loads(&cfg, G V "allow /admin 192.168.1.0/24 ::1 "
@@ -864,15 +866,15 @@ test_access_directives(void)
 	    vh->allow[0].nets[4].addr[0] == 127);
 	config_free(&cfg);
 	CHECK("allow no address", fails(G V "allow /admin\n",
-	    "itkd.conf:5: usage: allow PREFIX ADDR[/LEN]..."));
+	    "itkd.conf:9: usage: allow PREFIX ADDR[/LEN]..."));
 	CHECK("allow bad address", fails(G V "allow /a 10.0.0.256\n",
-	    "itkd.conf:5: allow: '10.0.0.256' is not an address"));
+	    "itkd.conf:9: allow: '10.0.0.256' is not an address"));
 	CHECK("allow bad length", fails(G V "allow /a ::1/129\n",
-	    "itkd.conf:5: allow: '129' must be between 0 and 128"));
+	    "itkd.conf:9: allow: '129' must be between 0 and 128"));
 	CHECK("allow host bits", fails(G V "allow /a 10.1.0.0/8\n",
-	    "itkd.conf:5: allow: '10.1.0.0/8' has bits set past /8"));
+	    "itkd.conf:9: allow: '10.1.0.0/8' has bits set past /8"));
 	CHECK("allow bad prefix", fails(G V "allow /a?b 10.0.0.0/8\n",
-	    "itkd.conf:5: allow: '/a?b' is not a path prefix such as /admin"));
+	    "itkd.conf:9: allow: '/a?b' is not a path prefix such as /admin"));
 
 	CHECK("redirect https", loads(&cfg, G V "redirect https\n") &&
 	    strcmp(cfg.vhosts[0].redirect, "https") == 0);
@@ -886,19 +888,19 @@ test_access_directives(void)
 	    strcmp(cfg.vhosts[0].redirect, "http://example.org/base") == 0);
 	config_free(&cfg);
 	CHECK("redirect relative", fails(G V "redirect /elsewhere\n",
-	    "itkd.conf:5: redirect: '/elsewhere' is not https or an "
+	    "itkd.conf:9: redirect: '/elsewhere' is not https or an "
 	    "http(s)://HOST[/PATH] URL"));
 	CHECK("redirect other scheme", fails(G V "redirect ftp://example.org\n",
-	    "itkd.conf:5: redirect: 'ftp://example.org' is not https or an "
+	    "itkd.conf:9: redirect: 'ftp://example.org' is not https or an "
 	    "http(s)://HOST[/PATH] URL"));
 	CHECK("redirect no host", fails(G V "redirect https:///x\n",
-	    "itkd.conf:5: redirect: 'https:///x' is not https or an "
+	    "itkd.conf:9: redirect: 'https:///x' is not https or an "
 	    "http(s)://HOST[/PATH] URL"));
 	CHECK("redirect with a query", fails(G V "redirect https://e.org/?a=1\n",
-	    "itkd.conf:5: redirect: 'https://e.org/?a=1' is not https or an "
+	    "itkd.conf:9: redirect: 'https://e.org/?a=1' is not https or an "
 	    "http(s)://HOST[/PATH] URL"));
 	CHECK("redirect twice", fails(G V "redirect https\nredirect https\n",
-	    "itkd.conf:6: 'redirect' given twice (first on line 5)"));
+	    "itkd.conf:10: 'redirect' given twice (first on line 9)"));
 }
 
 int

@@ -9,7 +9,10 @@
  * within bounds and ends on the blank line, every passed field is a token
  * name with a clean value inside the private copy, a Status is 200-599, a
  * response without Content-Type and Location is a 204 or 304, and a valid
- * block is never refused when it is seen a piece at a time. */
+ * block is never refused when it is seen a piece at a time. The same bytes
+ * go through cgi_parse_nph, the head of an nph- script's answer, with the
+ * same promises (but no Content-Type needed, a status always, and no
+ * Transfer-Encoding). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,11 +65,41 @@ check_head(const uint8_t *data, int r)
 		abort();
 }
 
+static void
+check_nph(const uint8_t *data, size_t size)
+{
+	const char *buf = (const char *)data;
+	int r = cgi_parse_nph(buf, size, &h);
+	size_t i;
+
+	if (r < -1 || (r > 0 && ((size_t)r > size || r > CGI_HEAD_MAX)))
+		abort();
+	if (r == 0 && size >= CGI_HEAD_MAX)
+		abort();
+	if (r <= 0)
+		return;
+	if (data[r - 1] != '\n' || h.nfields > CGI_FIELDS_MAX ||
+	    h.status < 200 || h.status > 599 || h.reason == NULL ||
+	    h.has_transfer_encoding)
+		abort();
+	check_string(h.reason, 0);
+	for (i = 0; i < h.nfields; i++) {
+		check_string(h.fields[i].name, 1);
+		check_string(h.fields[i].value, 0);
+	}
+	if (cgi_parse_nph(buf, (size_t)r - 1, &h2) != 0 ||
+	    cgi_parse_nph(buf, (size_t)r, &h2) != r)
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *buf = (const char *)data;
-	int r = cgi_parse_headers(buf, size, &h);
+	int r;
+
+	check_nph(data, size);
+	r = cgi_parse_headers(buf, size, &h);
 
 	if (r < -1 || (r > 0 && ((size_t)r > size || r > CGI_HEAD_MAX)))
 		abort();
