@@ -15,7 +15,14 @@
  * is then the monitor's alone: the gatekeeper exits. A TLS one keeps its
  * session here: the gatekeeper relays plaintext between the client and the
  * stage-2 process over a socketpair, and no key byte is left in it (wiped
- * right after the handshake). */
+ * right after the handshake).
+ *
+ * A connection handed off by another connection process (`cross-identity
+ * handoff`) starts here again with the bytes that process read and did not
+ * answer, in a sealed memfd: they are read first, as if from the socket.
+ * Its PROXY header and TLS handshake are behind it; a TLS one arrives as
+ * plaintext from the gatekeeper that holds its session, and is handed on
+ * like a plain one. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -26,6 +33,7 @@
 #include "conn.h"
 #include "file.h"
 #include "gate.h"
+#include "handoff.h"
 #include "http.h"
 #include "log.h"
 #include "priv.h"
@@ -209,6 +217,7 @@ gate_run(const struct config *cfg, struct tls_keys *keys,
 	struct sockaddr_storage client;
 	const struct vhost *vh, *sni;
 	struct gate_msg m;
+	ssize_t n;
 	int st;
 
 	/* 1. Nothing of the client is read before this: from here on this
@@ -220,12 +229,21 @@ gate_run(const struct config *cfg, struct tls_keys *keys,
 	/* 2. One total deadline covers the PROXY header, the handshake and
 	 *    the first request head. */
 	conn_deadline(&gc, cfg->timeout);
-	if (proxy_read(cfg, a->fd, gc.deadline, &gc.peer, &client) < 0)
-		_exit(0);
-	if (client.ss_family != AF_UNSPEC)
-		conn_set_peer(&gc, &client);
-	if (a->tls && (gc.tls = tls_accept(keys, cfg, a->fd, gc.deadline)) == NULL)
-		_exit(0);
+	memset(&client, 0, sizeof(client));
+	if (a->preload >= 0) {
+		if ((n = handoff_load(a->preload, gc.rbuf, sizeof(gc.rbuf))) < 0)
+			_exit(1);
+		close(a->preload);
+		gc.rlen = (size_t)n;
+	} else {
+		if (proxy_read(cfg, a->fd, gc.deadline, &gc.peer, &client) < 0)
+			_exit(0);
+		if (client.ss_family != AF_UNSPEC)
+			conn_set_peer(&gc, &client);
+		if (a->tls && (gc.tls = tls_accept(keys, cfg, a->fd,
+		    gc.deadline)) == NULL)
+			_exit(0);
+	}
 	/* 3. The handshake is done: no key byte (nor the session cache)
 	 *    stays in the process that goes on reading the client. */
 	if (keys != NULL)
@@ -240,6 +258,8 @@ gate_run(const struct config *cfg, struct tls_keys *keys,
 	vh = vhost_find(cfg, greq.host);
 	sni = gc.tls != NULL && tls_server_name(gc.tls)[0] != '\0' ?
 	    tls_vhost(gc.tls) : NULL;
+	if (a->relayed && a->sni_vhost >= 0)
+		sni = &cfg->vhosts[a->sni_vhost];
 	if (sni != NULL && vh != sni)   /* SNI chose a certificate: Host agrees */
 		gate_reject(cfg, vh, 421);
 	if (score_enter_vhost(slot, vh->pos, vh->max_clients) < 0)
