@@ -67,6 +67,8 @@ tests/unit_alloc: tests/unit_alloc.c $(O)/alloc.o tests/unit.h
 	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/alloc.o
 tests/unit_score: tests/unit_score.c $(O)/score.o tests/unit.h
 	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/score.o
+tests/unit_handoff: tests/unit_handoff.c $(O)/handoff.o tests/unit.h
+	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/handoff.o
 # The binaries live outside $(O): build/flavour names the flavour they were
 # last linked in, and changes (relinking them) when SANITIZE or O does.
 FLAVOUR := $(shell mkdir -p build && { [ "$$(cat build/flavour 2>/dev/null)" = "$(O)" ] || echo "$(O)" > build/flavour; } && echo build/flavour)
