@@ -525,6 +525,40 @@ pending_of(pid_t from)
 	return -1;
 }
 
+/* The connection handed off is the one slot's process was given, not
+ * one it made or took elsewhere: a plain one is a socket from the peer
+ * the master accepted; a TLS one is the relay its first monitor made
+ * (socketpair's credentials: that monitor's, uid 0, which no stage 2
+ * has). The client address it names must be that peer's too, unless a
+ * trusted proxy may have named another in a PROXY header: that the
+ * master cannot check, as it never reads the header. The local address
+ * of a plain one is taken from the socket. */
+static int
+handoff_bound(struct handoff_msg *m, int fd, int slot)
+{
+	struct sockaddr_storage ss;
+	struct ucred cr;
+	socklen_t len;
+
+	if (m->tls) {
+		len = sizeof(cr);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 ||
+		    cr.uid != 0)
+			return 0;
+	} else {
+		memset(&ss, 0, sizeof(ss));
+		len = sizeof(ss);
+		if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0 ||
+		    !score_same_peer(slot, &ss))
+			return 0;
+		memset(&m->local, 0, sizeof(m->local));
+		len = sizeof(m->local);
+		if (getsockname(fd, (struct sockaddr *)&m->local, &len) < 0)
+			return 0;
+	}
+	return cfg.nproxy > 0 || score_same_peer(slot, &m->client);
+}
+
 /* Take the hand-off messages waiting on the channel: each is checked
  * (handoff_recv), must come from a live connection process of ours that
  * has none pending yet, and its connection may not have changed process
@@ -532,6 +566,7 @@ pending_of(pid_t from)
 static void
 handoffs_take(void)
 {
+	static time_t last_refusal;
 	struct handoff_msg m;
 	int fds[2], rc, i, slot, k;
 	pid_t from;
@@ -542,12 +577,17 @@ handoffs_take(void)
 		slot = score_slot_of(from);
 		if (rc == 0 || slot < 0 || pending_of(from) >= 0 || stopping ||
 		    cfg.cross_identity != CROSS_HANDOFF ||
-		    score_handoffs(slot) >= cfg.keepalive_requests) {
+		    score_handoffs(slot) >= cfg.keepalive_requests ||
+		    !handoff_bound(&m, fds[0], slot)) {
 			if (rc == 1) {
 				close(fds[0]);
 				close(fds[1]);
 			}
-			log_error(NULL, "hand-off from %ld refused", (long)from);
+			/* Only a process gone wrong sends these: a line a
+			 * second at most. */
+			if (time(NULL) != last_refusal)
+				log_error(NULL, "hand-off from %ld refused", (long)from);
+			last_refusal = time(NULL);
 			continue;
 		}
 		i = pending_of(0);
@@ -567,10 +607,12 @@ handoff_start(pid_t from)
 {
 	struct pending *p;
 	struct accepted a;
-	int i, slot = score_slot_of(from);
+	int i, slot;
 	pid_t pid;
 
-	if (chan_master < 0 || slot < 0)
+	/* Nothing to look for (and no syscall) unless hand-offs are on. */
+	if (chan_master < 0 || (cfg.cross_identity != CROSS_HANDOFF &&
+	    npending == 0))
 		return 0;
 	/* Its message was sent before it exited: it is on the channel now. */
 	handoffs_take();
@@ -579,6 +621,11 @@ handoff_start(pid_t from)
 	p = &pending[i];
 	p->from = 0;
 	npending--;
+	if ((slot = score_slot_of(from)) < 0) {
+		close(p->fds[0]);
+		close(p->fds[1]);
+		return 0;
+	}
 	memset(&a, 0, sizeof(a));
 	a.fd = p->fds[0];
 	a.tls = 0;              /* any handshake is behind it */

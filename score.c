@@ -175,6 +175,19 @@ score_slot_of(pid_t pid)
 }
 
 int
+score_same_peer(int slot, const struct sockaddr_storage *ss)
+{
+	unsigned char addr[16];
+	int family;
+
+	if (slot < 0 || slot >= table->n)
+		return 0;
+	peer_key(ss, &family, addr);
+	return table->slot[slot].family == family &&
+	    memcmp(table->slot[slot].addr, addr, 16) == 0;
+}
+
+int
 score_handoffs(int slot)
 {
 	return slot >= 0 && slot < table->n ? table->slot[slot].handoffs : 0;

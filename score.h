@@ -34,6 +34,8 @@ void score_release(pid_t pid);
 int score_count(void);
 /* Master: the slot pid holds, or -1. */
 int score_slot_of(pid_t pid);
+/* Master: 1 if ss is the address slot's connection was accepted from. */
+int score_same_peer(int slot, const struct sockaddr_storage *ss);
 /* Master: how many times the connection of slot went to a fresh process. */
 int score_handoffs(int slot);
 /* Master: a connection handed off by the slot's process, which has ended

@@ -153,6 +153,13 @@ def master_fds(srv):
     return sorted(os.listdir("/proc/%d/fd" % srv.proc.pid))
 
 
+def idle_master_fds(srv):
+    """The master's fds once no connection is being served (the probe
+    that waited for its port may still be in its hands)."""
+    wait_for(lambda: not srv.children(), 10)
+    return master_fds(srv)
+
+
 def live_children(srv):
     return [p for p in srv.children()
             if not proc_status(p).get("State", "Z").startswith("Z")]
@@ -408,7 +415,7 @@ backend be
 def plain():
     srv = server("handoff", name="hop")
     try:
-        fds0 = master_fds(srv)
+        fds0 = idle_master_fds(srv)
         raw_plain(srv)
         clients(srv, "http", srv.port, "handoff plain")
         haproxy_run(srv, srv.port, False, "handoff plain", True)
@@ -439,7 +446,7 @@ def plain():
 def tls():
     srv = server("handoff", name="hot", tls=True)
     try:
-        fds0 = master_fds(srv)
+        fds0 = idle_master_fds(srv)
         clients(srv, "https", srv.tlsport, "handoff TLS")
         haproxy_run(srv, srv.tlsport, True, "handoff TLS", True)
         # SNI chose a.test: b.test over it is still a 421 after a hand-off.
