@@ -18,7 +18,8 @@ import time
 import warnings
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from itkdtest import (ITKD, TOP, UID_A, UID_B, UID_USER, RANGES, Server,
-                      connect, conn_child, done, free_port, need_root, ok,
+                      connect, conn_child, done, free_port, gatekeeper_of, get,
+                      need_root, ok, socket_inodes,
                       proc_status, skip, two_vhost_conf,
                       two_vhost_roots, wait_for, write, zombies)
 need_root("test_handoff")
@@ -154,8 +155,11 @@ def master_fds(srv):
 
 
 def idle_master_fds(srv):
-    """The master's fds once no connection is being served (the probe
-    that waited for its port may still be in its hands)."""
+    """The master's fds once no connection is being served. The probe
+    that waited for its port may not even be accepted yet: a request of
+    our own, answered, comes after it in the backlog; once its process is
+    reaped the master has closed its copy of both."""
+    get(srv.port, "/secret.txt", "a.test")
     wait_for(lambda: not srv.children(), 10)
     return master_fds(srv)
 
@@ -483,6 +487,35 @@ def tls():
         srv.cleanup()
 
 
+def channel_fds():
+    """Of the master's sockets (its listeners and both ends of the
+    hand-off channel), stage 2 holds exactly one with handoff (the
+    channel's child end) and none with close; a gatekeeper none."""
+    for mode, want in (("handoff", 1), ("close", 0)):
+        srv = server(mode, name="hofd", tls=True, args=())
+        try:
+            idle_master_fds(srv)
+            mine = socket_inodes(srv.proc.pid)
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", srv.tlsport), 5),
+                                server_hostname="a.test")
+            s.sendall(req("a.test"))
+            read_one(s)
+            gk = gatekeeper_of(srv)
+            st2 = [p for p in srv.children() if p != gk]
+            shared2 = [socket_inodes(p) & mine for p in st2]
+            sharedg = socket_inodes(gk) & mine if gk else {"?"}
+            s.close()
+            ok("%s: stage 2 holds %d of the master's sockets, the gatekeeper "
+               "none" % (mode, want),
+               len(st2) == 1 and len(shared2[0]) == want and not sharedg,
+               "stage 2 %r gatekeeper %r" % (shared2, sharedg))
+        finally:
+            srv.cleanup()
+
+
 def flood():
     """max-clients 3 and 8 clients alternating a/b on kept-alive
     connections: never more than 3 connection processes."""
@@ -534,5 +567,6 @@ close_mode()
 plain()
 keepalive_limit()
 tls()
+channel_fds()
 flood()
 done()
