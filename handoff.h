@@ -22,6 +22,8 @@ struct handoff_msg {
 					 * TLS gatekeeper's relay */
 	int32_t sni_vhost;              /* TLS with SNI: its vhost; -1 */
 	uint32_t requests;              /* answered on the connection so far */
+	uint32_t generation;            /* of the config the sender was
+					 * started with: sni_vhost's numbering */
 	struct sockaddr_storage client; /* as stage 2 logged it (PROXY's) */
 	struct sockaddr_storage local;  /* the connection's local address */
 };

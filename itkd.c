@@ -55,6 +55,7 @@ static int sig_fd = -1;           /* signalfd: TERM, INT, HUP, CHLD */
 static int chan_master = -1;      /* the hand-off channel: ours */
 static int chan_child = -1;       /* every connection process's */
 static int stopping;              /* SIGTERM: no new connection process */
+static unsigned generation;       /* of the config, one more per reload */
 /* A hand-off goes on in a fresh process once its sender has exited and
  * been reaped: the slot passes from one to the other, so the hand-off
  * never counts twice against max-clients or max-clients-per-ip, and a
@@ -431,6 +432,9 @@ reload(void)
 		    strerror(errno));
 	tls_free(keys);
 	keys = k;
+	/* Vhost positions change meaning: a hand-off from a process of the
+	 * old config is refused (its connection closes, as with `close`). */
+	generation++;
 	log_error(NULL, "reloaded %s", cfg.path);
 	return;
 err_keys:
@@ -456,6 +460,7 @@ child_serve(struct accepted *a, struct tls_keys *k, int slot)
 	if (chan_master >= 0)
 		fds[n++] = chan_master;
 	a->chan = -1;
+	a->generation = generation;
 	if (chan_child >= 0 && cfg.cross_identity == CROSS_HANDOFF)
 		a->chan = chan_child;
 	else if (chan_child >= 0)
@@ -578,6 +583,7 @@ handoffs_take(void)
 		if (rc == 0 || slot < 0 || pending_of(from) >= 0 || stopping ||
 		    cfg.cross_identity != CROSS_HANDOFF ||
 		    score_handoffs(slot) >= cfg.keepalive_requests ||
+		    m.generation != generation ||
 		    !handoff_bound(&m, fds[0], slot)) {
 			if (rc == 1) {
 				close(fds[0]);
@@ -621,7 +627,11 @@ handoff_start(pid_t from)
 	p = &pending[i];
 	p->from = 0;
 	npending--;
-	if ((slot = score_slot_of(from)) < 0) {
+	/* Checked against the config it was taken under: a reload since
+	 * renumbers the vhosts (and may change the request limit). */
+	if ((slot = score_slot_of(from)) < 0 || p->m.generation != generation ||
+	    p->m.sni_vhost >= cfg.nvhosts ||
+	    p->m.requests >= (uint32_t)cfg.keepalive_requests) {
 		close(p->fds[0]);
 		close(p->fds[1]);
 		return 0;

@@ -526,6 +526,7 @@ hand_off(const struct accepted *a, int served)
 	m.tls = (uint32_t)cs.tls;
 	m.sni_vhost = cs.tls ? cs.sni_vhost : -1;
 	m.requests = (uint32_t)served;
+	m.generation = a->generation;
 	m.client = cs.conn.peer;
 	if (cs.conn.local.ss_family == AF_INET ||
 	    cs.conn.local.ss_family == AF_INET6)

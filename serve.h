@@ -51,6 +51,7 @@ struct accepted {
 	int relayed;
 	int sni_vhost;
 	int requests;
+	unsigned generation;    /* the master's config, for a hand-off */
 };
 
 /* Serve the connection a->fd through both stages; never returns.

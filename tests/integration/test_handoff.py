@@ -516,6 +516,34 @@ def channel_fds():
             srv.cleanup()
 
 
+def reload_between():
+    """A process started under the config before a reload does not hand
+    off after it (vhost positions may mean others now): its connection
+    closes, as with close; one started after the reload hands off."""
+    import signal
+    srv = server("handoff", name="hor", args=())
+    try:
+        s = connect(srv.port)
+        s.sendall(req("a.test"))
+        first = body_of(read_one(s))
+        srv.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "reloaded" in srv.log(), 10)
+        s.sendall(req("b.test"))
+        second = read_one(s)
+        s.close()
+        s = connect(srv.port)
+        s.sendall(req("a.test") + req("b.test"))
+        after = [body_of(x) for x in read_n(s, 2)]
+        s.close()
+        ok("reload: a hand-off from before the reload is refused (closed "
+           "unanswered), one after it answered",
+           first == b"secret of a\n" and second == b"" and
+           after == [b"secret of a\n", b"secret of b\n"],
+           "%r %r %r" % (first, second, after))
+    finally:
+        srv.cleanup()
+
+
 def flood():
     """max-clients 3 and 8 clients alternating a/b on kept-alive
     connections: never more than 3 connection processes."""
@@ -568,5 +596,6 @@ plain()
 keepalive_limit()
 tls()
 channel_fds()
+reload_between()
 flood()
 done()
