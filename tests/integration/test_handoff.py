@@ -544,6 +544,43 @@ def reload_between():
         srv.cleanup()
 
 
+def per_ip_and_proxy():
+    """The fresh process takes its sender's place: max-clients-per-ip 1
+    does not refuse a connection's own hand-offs. Behind a trusted proxy
+    the client's address from the PROXY header goes along: both vhosts
+    log it."""
+    srv = server("handoff", extra="max-clients-per-ip 1\n"
+                 "trusted-proxy 127.0.0.1/32\n", name="hoip", args=())
+    try:
+        # The probe that waited for the port is from 127.0.0.1 too: once
+        # a request of ours is answered (behind it in the backlog) and no
+        # process is left, it is gone.
+        def answered():
+            try:
+                r = get(srv.port, "/secret.txt", "a.test")
+                return bool(r) and r[0] == 200
+            except OSError:
+                return False
+        wait_for(answered, 10)
+        wait_for(lambda: not srv.children(), 10)
+        s = connect(srv.port)
+        s.sendall(b"PROXY TCP4 127.0.0.9 127.0.0.1 4000 80\r\n" +
+                  req("a.test") + req("b.test") + req("a.test") + req("b.test"))
+        out = [body_of(x) for x in read_n(s, 4)]
+        s.close()
+        ok("max-clients-per-ip 1: a, b, a, b on one connection all answered",
+           out == [b"secret of a\n", b"secret of b\n"] * 2, repr(out))
+        wait_for(lambda: srv.access().count("127.0.0.9 ") >= 4, 5)
+        lines = [l.split()[0] + " " + l.split()[-1]
+                 for l in srv.access().splitlines()]
+        ok("PROXY: the client's address (127.0.0.9) is logged by every "
+           "process of the connection",
+           [l for l in lines if "b.test" in l or "127.0.0.9" in l] ==
+           ["127.0.0.9 a.test", "127.0.0.9 b.test"] * 2, repr(lines[-6:]))
+    finally:
+        srv.cleanup()
+
+
 def flood():
     """max-clients 3 and 8 clients alternating a/b on kept-alive
     connections: never more than 3 connection processes."""
@@ -597,5 +634,6 @@ keepalive_limit()
 tls()
 channel_fds()
 reload_between()
+per_ip_and_proxy()
 flood()
 done()
