@@ -21,7 +21,7 @@ export ASAN_OPTIONS  = log_path=$(CURDIR)/tests/tmp/san/report
 export UBSAN_OPTIONS = log_path=$(CURDIR)/tests/tmp/san/report:print_stacktrace=1
 endif
 
-SRC  = alloc.c itkd.c score.c serve.c gate.c proxy.c conn.c body.c http.c vhost.c priv.c path.c file.c cgi.c log.c tls.c access.c auth.c
+SRC  = alloc.c itkd.c score.c serve.c gate.c proxy.c conn.c body.c http.c vhost.c priv.c path.c file.c cgi.c log.c tls.c access.c auth.c handoff.c
 OBJ  = $(SRC:%.c=$(O)/%.o)
 HDR  = $(wildcard *.h)
 
@@ -70,6 +70,8 @@ tests/unit_alloc: tests/unit_alloc.c $(O)/alloc.o tests/unit.h
 	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/alloc.o
 tests/unit_score: tests/unit_score.c $(O)/score.o tests/unit.h
 	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/score.o
+tests/unit_handoff: tests/unit_handoff.c $(O)/handoff.o tests/unit.h
+	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/handoff.o
 # The binaries live outside $(O): build/flavour names the flavour they were
 # last linked in, and changes (relinking them) when SANITIZE or O does.
 FLAVOUR := $(shell mkdir -p build && { [ "$$(cat build/flavour 2>/dev/null)" = "$(O)" ] || echo "$(O)" > build/flavour; } && echo build/flavour)

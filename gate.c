@@ -15,7 +15,14 @@
  * is then the monitor's alone: the gatekeeper exits. A TLS one keeps its
  * session here: the gatekeeper relays plaintext between the client and the
  * stage-2 process over a socketpair, and no key byte is left in it (wiped
- * right after the handshake). */
+ * right after the handshake).
+ *
+ * A connection handed off by another connection process (`cross-identity
+ * handoff`) starts here again with the bytes that process read and did not
+ * answer, in a sealed memfd: they are read first, as if from the socket.
+ * Its PROXY header and TLS handshake are behind it; a TLS one arrives as
+ * plaintext from the gatekeeper that holds its session, and is handed on
+ * like a plain one. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -27,6 +34,7 @@
 #include "conn.h"
 #include "file.h"
 #include "gate.h"
+#include "handoff.h"
 #include "http.h"
 #include "log.h"
 #include "priv.h"
@@ -232,6 +240,7 @@ gate_run(const struct config *cfg, struct tls_keys *keys,
 	const struct vhost *vh, *sni;
 	struct gate_msg m;
 	int32_t verdict;
+	ssize_t n;
 	int st;
 
 	/* 1. Nothing of the client is read before this: from here on this
@@ -243,17 +252,28 @@ gate_run(const struct config *cfg, struct tls_keys *keys,
 	/* 2. One total deadline covers the PROXY header, the handshake and
 	 *    the first request head. */
 	conn_deadline(&gc, cfg->timeout);
-	if (proxy_read(cfg, a->fd, gc.deadline, &gc.peer, &client) < 0)
-		_exit(0);
-	if (client.ss_family != AF_UNSPEC)
-		conn_set_peer(&gc, &client);
-	if (a->tls && (gc.tls = tls_accept(keys, cfg, a->fd, gc.deadline)) == NULL)
-		_exit(0);
-	/* Behind a trusted proxy the master could count only the proxy:
-	 *    the client's own address is counted here (after the handshake,
-	 *    so that a TLS client reads its 503). */
-	if (score_claim_client(slot, &client, cfg->max_clients_per_ip) < 0)
-		gate_reject(cfg, vhost_find(cfg, ""), 503);
+	memset(&client, 0, sizeof(client));
+	if (a->preload >= 0) {
+		if ((n = handoff_load(a->preload, gc.rbuf, sizeof(gc.rbuf))) < 0)
+			_exit(1);
+		close(a->preload);
+		gc.rlen = (size_t)n;
+	} else {
+		if (proxy_read(cfg, a->fd, gc.deadline, &gc.peer, &client) < 0)
+			_exit(0);
+		if (client.ss_family != AF_UNSPEC)
+			conn_set_peer(&gc, &client);
+		if (a->tls && (gc.tls = tls_accept(keys, cfg, a->fd,
+		    gc.deadline)) == NULL)
+			_exit(0);
+		/* Behind a trusted proxy the master could count only the
+		 * proxy: the client's own address is counted here (after the
+		 * handshake, so that a TLS client reads its 503). A handed-off
+		 * connection keeps the slot and the claim it had. */
+		if (score_claim_client(slot, &client,
+		    cfg->max_clients_per_ip) < 0)
+			gate_reject(cfg, vhost_find(cfg, ""), 503);
+	}
 	/* 3. The handshake is done: no key byte (nor the session cache)
 	 *    stays in the process that goes on reading the client. */
 	if (keys != NULL)
@@ -268,6 +288,8 @@ gate_run(const struct config *cfg, struct tls_keys *keys,
 	vh = vhost_find(cfg, greq.host);
 	sni = gc.tls != NULL && tls_server_name(gc.tls)[0] != '\0' ?
 	    tls_vhost(gc.tls) : NULL;
+	if (a->relayed && a->sni_vhost >= 0)
+		sni = &cfg->vhosts[a->sni_vhost];
 	if (sni != NULL && vh != sni)   /* SNI chose a certificate: Host agrees */
 		gate_reject(cfg, vh, 421);
 	if (score_enter_vhost(slot, vh->pos, vh->max_clients) < 0)

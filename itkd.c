@@ -2,7 +2,10 @@
  *
  * The master runs as uid 0 with a cut-down capability set. It binds the
  * listeners, opens the logs, loads the keys, then accept()s and fork()s:
- * it never reads a byte a client sent (invariant 1). */
+ * it never reads a byte a client sent (invariant 1). With `cross-identity
+ * handoff` it also passes a connection from one connection process to a
+ * fresh one: a fixed-size message and two fds it checks but never reads
+ * (handoff.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -23,6 +26,7 @@
 #include <unistd.h>
 
 #include "file.h"
+#include "handoff.h"
 #include "log.h"
 #include "path.h"
 #include "priv.h"
@@ -34,6 +38,7 @@
 
 #define GRACE_SECONDS 10
 #define ACCEPT_BATCH  16     /* connections taken per poll() wake-up */
+#define HANDOFF_PENDING 64   /* hand-offs waiting for their sender's exit */
 
 struct listener {
 	int fd;
@@ -49,6 +54,20 @@ static int nlst;
 static int foreground;
 static int activated;            /* listeners came from systemd */
 static int sig_fd = -1;           /* signalfd: TERM, INT, HUP, CHLD */
+static int chan_master = -1;      /* the hand-off channel: ours */
+static int chan_child = -1;       /* every connection process's */
+static int stopping;              /* SIGTERM: no new connection process */
+static unsigned generation;       /* of the config, one more per reload */
+/* A hand-off goes on in a fresh process once its sender has exited and
+ * been reaped: the slot passes from one to the other, so the hand-off
+ * never counts twice against max-clients or max-clients-per-ip, and a
+ * sender that does not exit only keeps its own connection waiting. */
+static struct pending {
+	pid_t from;             /* 0: free */
+	int fds[2];             /* the connection, the sealed memfd */
+	struct handoff_msg m;
+} pending[HANDOFF_PENDING];
+static int npending;
 /* What the signalfd said, for the loop. Not globals: a master page
  * written between two forks is a copy-on-write fault each time. */
 struct sig_flags {
@@ -316,6 +335,8 @@ listeners_inherit(const struct config *c, char *err, size_t errlen)
 	return 1;
 }
 
+static int handoff_start(pid_t from);
+
 /* Reap one child that has ended, waiting for one if `block`: 1, or 0 when
  * there is none. An abnormal end is logged under the vhost the child
  * served, which its name tells while it is not reaped yet (WNOWAIT). */
@@ -336,7 +357,8 @@ reap_one(int block)
 	}
 	if (waitpid(si.si_pid, NULL, 0) != si.si_pid)
 		return 0;
-	score_release(si.si_pid);
+	if (!handoff_start(si.si_pid))
+		score_release(si.si_pid);
 	if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED)
 		log_error(vh, "child %ld killed by signal %d", (long)si.si_pid,
 		    si.si_status);
@@ -415,6 +437,9 @@ reload(void)
 		    strerror(errno));
 	tls_free(keys);
 	keys = k;
+	/* Vhost positions change meaning: a hand-off from a process of the
+	 * old config is refused (its connection closes, as with `close`). */
+	generation++;
 	log_error(NULL, "reloaded %s", cfg.path);
 	for (i = 0; config_warning(&cfg, &i, err, sizeof(err));)
 		log_error(NULL, "%s", err);
@@ -427,14 +452,39 @@ err:
 	log_error(NULL, "reload failed, keeping the old config: %s", err);
 }
 
+/* The child of a fork: serve a, after closing what is the master's. */
+static void __attribute__((noreturn))
+child_serve(struct accepted *a, struct tls_keys *k, int slot)
+{
+	int fds[CONF_LISTEN_MAX + 3], i, n = 0;
+
+	/* Undo the master's signal set-up: serve.h's state. */
+	if (signals_unblock() < 0)
+		_exit(1);
+	for (i = 0; i < nlst; i++)
+		fds[n++] = lst[i].fd;
+	fds[n++] = sig_fd;
+	if (chan_master >= 0)
+		fds[n++] = chan_master;
+	a->chan = -1;
+	a->generation = generation;
+	if (chan_child >= 0 && cfg.cross_identity == CROSS_HANDOFF)
+		a->chan = chan_child;
+	else if (chan_child >= 0)
+		fds[n++] = chan_child;
+	serve_connection(&cfg, k, a, fds, n, slot);
+}
+
 static void
 spawn(int fd, const struct listener *l, const struct sockaddr_storage *peer)
 {
-	struct accepted a = { fd, l->tls, peer,
-	    is_wildcard(&l->addr.ss) ? NULL : &l->addr.ss, l->nodelay };
+	struct accepted a = { .fd = fd, .tls = l->tls, .peer = peer,
+	    .local = is_wildcard(&l->addr.ss) ? NULL : &l->addr.ss,
+	    .ready = l->nodelay, .chan = -1, .preload = -1, .relayed = 0,
+	    .sni_vhost = -1, .requests = 0 };
 	static time_t last_fail;
 	const char *what;
-	int fds[CONF_LISTEN_MAX + 1], i, slot;
+	int slot;
 	pid_t pid;
 
 	/* A trusted proxy's connections are counted by the child, per client
@@ -463,16 +513,8 @@ spawn(int fd, const struct listener *l, const struct sockaddr_storage *peer)
 		what = "fork";
 		goto drop;
 	}
-	if (pid == 0) {
-		/* Undo the master's signal set-up: serve.h's state. */
-		if (signals_unblock() < 0)
-			_exit(1);
-		for (i = 0; i < nlst; i++)
-			fds[i] = lst[i].fd;
-		fds[nlst] = sig_fd;
-		serve_connection(&cfg, l->tls ? keys : NULL, &a, fds,
-		    nlst + 1, slot);
-	}
+	if (pid == 0)
+		child_serve(&a, l->tls ? keys : NULL, slot);
 	score_set_pid(slot, pid);
 	close(fd);
 	return;
@@ -484,6 +526,150 @@ drop:
 	last_fail = time(NULL);
 	score_set_pid(slot, 0);
 	close(fd);
+}
+
+static int
+pending_of(pid_t from)
+{
+	int i;
+
+	for (i = 0; i < HANDOFF_PENDING; i++)
+		if (pending[i].from == from)
+			return i;
+	return -1;
+}
+
+/* The connection handed off is the one slot's process was given, not
+ * one it made or took elsewhere: a plain one is a socket from the peer
+ * the master accepted; a TLS one is the relay its first monitor made
+ * (socketpair's credentials: that monitor's, uid 0, which no stage 2
+ * has). The client address it names must be that peer's too, unless a
+ * trusted proxy may have named another in a PROXY header: that the
+ * master cannot check, as it never reads the header. The local address
+ * of a plain one is taken from the socket. */
+static int
+handoff_bound(struct handoff_msg *m, int fd, int slot)
+{
+	struct sockaddr_storage ss;
+	struct ucred cr;
+	socklen_t len;
+
+	if (m->tls) {
+		len = sizeof(cr);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 ||
+		    cr.uid != 0)
+			return 0;
+	} else {
+		memset(&ss, 0, sizeof(ss));
+		len = sizeof(ss);
+		if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0 ||
+		    !score_same_peer(slot, &ss))
+			return 0;
+		memset(&m->local, 0, sizeof(m->local));
+		len = sizeof(m->local);
+		if (getsockname(fd, (struct sockaddr *)&m->local, &len) < 0)
+			return 0;
+	}
+	return cfg.nproxy > 0 || score_same_peer(slot, &m->client);
+}
+
+/* Take the hand-off messages waiting on the channel: each is checked
+ * (handoff_recv), must come from a live connection process of ours that
+ * has none pending yet, and its connection may not have changed process
+ * keepalive-requests times already; it then waits for its sender's exit. */
+static void
+handoffs_take(void)
+{
+	static time_t last_refusal;
+	struct handoff_msg m;
+	int fds[2], rc, i, slot, k;
+	pid_t from;
+
+	for (k = 0; k < ACCEPT_BATCH && npending < HANDOFF_PENDING; k++) {
+		if ((rc = handoff_recv(chan_master, &cfg, &m, fds, &from)) < 0)
+			return;
+		slot = score_slot_of(from);
+		if (rc == 0 || slot < 0 || pending_of(from) >= 0 || stopping ||
+		    cfg.cross_identity != CROSS_HANDOFF ||
+		    score_handoffs(slot) >= cfg.keepalive_requests ||
+		    m.generation != generation ||
+		    !handoff_bound(&m, fds[0], slot)) {
+			if (rc == 1) {
+				close(fds[0]);
+				close(fds[1]);
+			}
+			/* Only a process gone wrong sends these: a line a
+			 * second at most. */
+			if (time(NULL) != last_refusal)
+				log_error(NULL, "hand-off from %ld refused", (long)from);
+			last_refusal = time(NULL);
+			continue;
+		}
+		i = pending_of(0);
+		pending[i].from = from;
+		pending[i].fds[0] = fds[0];
+		pending[i].fds[1] = fds[1];
+		pending[i].m = m;
+		npending++;
+	}
+}
+
+/* Called for each child reaped: if it handed its connection off, start
+ * the fresh process for it in the child's slot. 1 if it did (the slot is
+ * taken), 0 if the slot is to be freed. */
+static int
+handoff_start(pid_t from)
+{
+	struct pending *p;
+	struct accepted a;
+	int i, slot;
+	pid_t pid;
+
+	/* Nothing to look for (and no syscall) unless hand-offs are on. */
+	if (chan_master < 0 || (cfg.cross_identity != CROSS_HANDOFF &&
+	    npending == 0))
+		return 0;
+	/* Its message was sent before it exited: it is on the channel now. */
+	handoffs_take();
+	if ((i = pending_of(from)) < 0)
+		return 0;
+	p = &pending[i];
+	p->from = 0;
+	npending--;
+	/* Checked against the config it was taken under: a reload since
+	 * renumbers the vhosts (and may change the request limit). */
+	if ((slot = score_slot_of(from)) < 0 || p->m.generation != generation ||
+	    p->m.sni_vhost >= cfg.nvhosts ||
+	    p->m.requests >= (uint32_t)cfg.keepalive_requests) {
+		close(p->fds[0]);
+		close(p->fds[1]);
+		return 0;
+	}
+	memset(&a, 0, sizeof(a));
+	a.fd = p->fds[0];
+	a.tls = 0;              /* any handshake is behind it */
+	a.peer = &p->m.client;
+	a.local = p->m.local.ss_family == AF_UNSPEC ? NULL : &p->m.local;
+	a.preload = p->fds[1];
+	a.relayed = (int)p->m.tls;
+	a.sni_vhost = p->m.sni_vhost;
+	a.requests = (int)p->m.requests;
+	pid = -1;
+	if (!stopping && tls_fork_prepare(keys, 0) == 0 && (pid = _Fork()) == 0)
+		child_serve(&a, NULL, slot);
+	close(p->fds[0]);
+	close(p->fds[1]);
+	if (pid < 0) {
+		if (!stopping)
+			log_error(NULL, "hand-off: fork: %s", strerror(errno));
+		return 0;
+	}
+	score_hand_over(slot, pid);
+	if (priv_trace_on)
+		log_error(NULL, "hand-off: the connection of %ld goes on in %ld "
+		    "(%u requests answered, hand-off %d)", (long)from, (long)pid,
+		    p->m.requests, score_handoffs(slot));
+	return 1;
 }
 
 static int
@@ -522,6 +708,7 @@ shutdown_master(void)
 	time_t end = time(NULL) + GRACE_SECONDS;
 	int i;
 
+	stopping = 1;
 	for (i = 0; i < nlst; i++)
 		close(lst[i].fd);
 	nlst = 0;
@@ -543,7 +730,7 @@ shutdown_master(void)
 static void __attribute__((noinline))
 master_loop(void)
 {
-	struct pollfd p[CONF_LISTEN_MAX + 1];
+	struct pollfd p[CONF_LISTEN_MAX + 2];
 	struct sig_flags sig = { 0, 0, 0 };
 	int i, n, busy;
 
@@ -568,11 +755,18 @@ master_loop(void)
 			p[i + 1].events = POLLIN;
 			p[i + 1].revents = 0;
 		}
-		n = poll(p, (nfds_t)nlst + 1, -1);
+		/* Hand-offs take no new place: polled while there is room
+		 * to keep them until their senders exit. */
+		p[nlst + 1].fd = npending < HANDOFF_PENDING ? chan_master : -1;
+		p[nlst + 1].events = POLLIN;
+		p[nlst + 1].revents = 0;
+		n = poll(p, (nfds_t)nlst + 2, -1);
 		if (n < 0)
 			continue;
 		if (p[0].revents & POLLIN)
 			signals_read(&sig);
+		if (p[nlst + 1].revents & POLLIN)
+			handoffs_take();
 		for (i = 0; i < nlst; i++)
 			if (p[i + 1].revents & POLLIN)
 				accept_some(&lst[i]);
@@ -680,7 +874,8 @@ daemonize(void)
 static int
 inetd_main(void)
 {
-	struct accepted a = { -1, 0, NULL, NULL, 0 };
+	struct accepted a = { .fd = -1, .chan = -1, .preload = -1,
+	    .sni_vhost = -1 };
 	struct listen_addr self;
 	int i, fd, is_tls = 0;
 
@@ -777,6 +972,10 @@ main(int argc, char **argv)
 	    score_config(counts_vhosts(&cfg)) < 0 ||
 	    (cfg.tls_session_cache > 0 && tls_cache_init(cfg.tls_session_cache) < 0)) {
 		fprintf(stderr, "itkd: cannot map shared memory\n");
+		return 1;
+	}
+	if (handoff_channel(&chan_master, &chan_child) < 0) {
+		fprintf(stderr, "itkd: hand-off channel: %s\n", strerror(errno));
 		return 1;
 	}
 	if (!foreground && daemonize() < 0) {

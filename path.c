@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -176,12 +177,28 @@ path_open_userdir(const char *home, const char *userdir)
 	return fd;
 }
 
+/* The leading "MAJOR.MINOR" of a kernel release, or -1. By hand, not
+ * sscanf: that one call linked musl's whole scanf and float parser into
+ * the static binary (about 12 KiB). */
+static int
+release_version(const char *release, long *major, long *minor)
+{
+	char *end;
+
+	*major = strtol(release, &end, 10);
+	if (end == release || *end != '.')
+		return -1;
+	release = end + 1;
+	*minor = strtol(release, &end, 10);
+	return end == release ? -1 : 0;
+}
+
 void
 path_openat2_error(char *err, size_t errlen, int e, const char *release)
 {
-	int major = 0, minor = 0;
+	long major = 0, minor = 0;
 
-	if (e == ENOSYS && (sscanf(release, "%d.%d", &major, &minor) != 2 ||
+	if (e == ENOSYS && (release_version(release, &major, &minor) < 0 ||
 	    major < 5 || (major == 5 && minor < 6)))
 		snprintf(err, errlen, "openat2(2) is missing: itkd needs Linux "
 		    "5.6 or later to resolve paths without symlinks (this "

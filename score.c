@@ -22,6 +22,7 @@ struct table {
 		pid_t pid;      /* 0: free; -1: reserved, not forked yet */
 		int family;
 		unsigned char addr[16]; /* peer address, for max-clients-per-ip */
+		int handoffs;   /* times its connection changed process */
 	} slot[];
 };
 
@@ -138,6 +139,7 @@ score_reserve(const struct sockaddr_storage *peer)
 			continue;
 		peer_key(peer, &table->slot[i].family, table->slot[i].addr);
 		table->slot[i].pid = -1;        /* counts as busy everywhere */
+		table->slot[i].handoffs = 0;
 		table->used++;
 		board_set(i, 1);
 		return i;
@@ -173,6 +175,48 @@ score_release(pid_t pid)
 			return;
 		}
 	}
+}
+
+int
+score_slot_of(pid_t pid)
+{
+	int i;
+
+	if (pid <= 0)
+		return -1;
+	for (i = 0; i < table->n; i++)
+		if (table->slot[i].pid == pid)
+			return i;
+	return -1;
+}
+
+int
+score_same_peer(int slot, const struct sockaddr_storage *ss)
+{
+	unsigned char addr[16];
+	int family;
+
+	if (slot < 0 || slot >= table->n)
+		return 0;
+	peer_key(ss, &family, addr);
+	return table->slot[slot].family == family &&
+	    memcmp(table->slot[slot].addr, addr, 16) == 0;
+}
+
+int
+score_handoffs(int slot)
+{
+	return slot >= 0 && slot < table->n ? table->slot[slot].handoffs : 0;
+}
+
+void
+score_hand_over(int slot, pid_t pid)
+{
+	if (slot < 0 || slot >= table->n || table->slot[slot].pid == 0)
+		return;
+	table->slot[slot].pid = pid;
+	table->slot[slot].handoffs++;
+	board_set(slot, 1);     /* live, and no vhost chosen yet */
 }
 
 int

@@ -33,6 +33,16 @@ int score_vhost_of(pid_t pid);
 /* Master: free pid's slot once it is reaped. */
 void score_release(pid_t pid);
 int score_count(void);
+/* Master: the slot pid holds, or -1. */
+int score_slot_of(pid_t pid);
+/* Master: 1 if ss is the address slot's connection was accepted from. */
+int score_same_peer(int slot, const struct sockaddr_storage *ss);
+/* Master: how many times the connection of slot went to a fresh process. */
+int score_handoffs(int slot);
+/* Master: a connection handed off by the slot's process, which has ended
+ * and been reaped, goes on in pid: the slot, its peer and its place in
+ * max-clients pass to it, and its hand-off count goes up by one. */
+void score_hand_over(int slot, pid_t pid);
 /* Connections from the same address as peer. */
 int score_count_peer(const struct sockaddr_storage *peer);
 /* Child: name the process after vhost pos and, if max > 0, take a place

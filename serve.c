@@ -9,9 +9,11 @@
  *             capabilities at all. Only now are the request's bytes read
  *             (those the gatekeeper handed over) and parsed, as the vhost.
  *             It serves this request and every further one for the same
- *             identity; a request for another identity closes the
+ *             identity. A request for another identity closes the
  *             connection unanswered (the client retries on a new one, as
- *             with mpm-itk).
+ *             with mpm-itk), or with `cross-identity handoff` goes, with
+ *             the connection and every byte read behind it, to the master,
+ *             which starts a fresh connection process for it (handoff.c).
  */
 #include <errno.h>
 #include <limits.h>
@@ -34,6 +36,7 @@
 #include "cgi.h"
 #include "conn.h"
 #include "gate.h"
+#include "handoff.h"
 #include "file.h"
 #include "http.h"
 #include "log.h"
@@ -119,9 +122,11 @@ reject(const struct config *cfg, const struct vhost *vh, int status)
 }
 
 /* Read one request head under the connection's deadline. 0: parsed;
- * an HTTP status to answer; -1: the client went away (or never spoke). */
+ * an HTTP status to answer; -1: the client went away (or never spoke).
+ * The head stays in rbuf, *len bytes of it: consumed once the request is
+ * known to be served here (a hand-off passes it on). */
 static int
-read_head(struct http_request *r)
+read_head(struct http_request *r, size_t *head_len)
 {
 	struct conn *c = &cs.conn;
 	size_t len;
@@ -131,9 +136,8 @@ read_head(struct http_request *r)
 	for (;;) {
 		st = http_head_end(c->rbuf + c->rpos, c->rlen - c->rpos, &len);
 		if (st == 1) {
-			st = http_parse_request(r, c->rbuf + c->rpos, len);
-			conn_consume(c, len);
-			return st;
+			*head_len = len;
+			return http_parse_request(r, c->rbuf + c->rpos, len);
 		}
 		if (st > 1)
 			return st;
@@ -516,9 +520,13 @@ monitor_start(const struct config *cfg, struct tls_keys *keys,
 	}
 	if (pid == 0) {
 		close(sp[0]);
+		if (a->chan >= 0)
+			close(a->chan); /* only stage 2 may hand off */
 		gate_run(cfg, keys, a, slot, sp[1]);
 	}
 	close(sp[1]);
+	if (a->preload >= 0)
+		close(a->preload);      /* the gatekeeper's to read */
 	/* 2. The message: a fixed size, nothing of the client's. The
 	 *    gatekeeper's own deadline is `timeout`; a second more is its
 	 *    time to send. */
@@ -586,6 +594,38 @@ addresses(const struct accepted *a, struct sockaddr_storage *peer,
 		(void)getsockname(a->fd, (struct sockaddr *)local, &len);
 }
 
+/* `cross-identity handoff`: the connection, and the bytes read but not
+ * answered (this request and whatever came behind it), go to the master,
+ * which starts a fresh connection process for them. Every earlier answer
+ * is out already (serve_request flushed it). Returns only if nothing was
+ * handed off. */
+static void
+hand_off(const struct accepted *a, int served)
+{
+	struct handoff_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.magic = HANDOFF_MAGIC;
+	m.tls = (uint32_t)cs.tls;
+	m.sni_vhost = cs.tls ? cs.sni_vhost : -1;
+	m.requests = (uint32_t)served;
+	m.generation = a->generation;
+	m.client = cs.conn.peer;
+	if (cs.conn.local.ss_family == AF_INET ||
+	    cs.conn.local.ss_family == AF_INET6)
+		m.local = cs.conn.local;
+	if (handoff_send(a->chan, &m, cs.conn.fd, cs.conn.rbuf + cs.conn.rpos,
+	    cs.conn.rlen - cs.conn.rpos) < 0) {
+		log_error(NULL, "hand-off: %s: connection closed", strerror(errno));
+		return;
+	}
+	priv_trace("stage 2: request for another identity: connection handed "
+	    "off");
+	/* Our copy of the connection closes with the process; the one in
+	 * the master's hands keeps it open. */
+	_exit(0);
+}
+
 void
 serve_connection(const struct config *cfg, struct tls_keys *keys,
     const struct accepted *a, const int *inherited, int ninherited, int slot)
@@ -595,6 +635,7 @@ serve_connection(const struct config *cfg, struct tls_keys *keys,
 	struct gate_msg m;
 	const struct vhost *vh;
 	pid_t gk;
+	size_t head_len = 0;
 	int st, n, sp;
 
 	/* No listening socket in a connection process (invariant 4), nor
@@ -630,8 +671,10 @@ serve_connection(const struct config *cfg, struct tls_keys *keys,
 	}
 	if (st < 0)
 		_exit(1);
-	cs.tls = (int)m.tls;
-	cs.sni_vhost = m.sni_vhost;
+	/* A TLS connection handed off reaches us as plaintext from the
+	 * gatekeeper that still holds its session. */
+	cs.tls = (int)m.tls || a->relayed;
+	cs.sni_vhost = a->relayed ? a->sni_vhost : m.sni_vhost;
 	if (priv_stage2(&id) < 0) {
 		log_error(vh, "identity switch failed: connection dropped");
 		_exit(1);
@@ -645,14 +688,18 @@ serve_connection(const struct config *cfg, struct tls_keys *keys,
 	cs.conn.rlen = m.nbytes;
 	if (!m.tls)
 		close(sp);
-	for (n = 1;; n++) {
-		if ((st = read_head(&req)) < 0)
+	for (n = a->requests + 1;; n++) {
+		if ((st = read_head(&req, &head_len)) < 0)
 			finish(0);
 		if (st > 0)
 			reject(cfg, vhost_find(cfg, req.host ? req.host : ""), st);
 		vh = choose(cfg, &id);
-		if (!priv_ident_same(&cs.ident, &id))
+		if (!priv_ident_same(&cs.ident, &id)) {
+			if (cfg->cross_identity == CROSS_HANDOFF && a->chan >= 0)
+				hand_off(a, n - 1);
 			finish(0);      /* another identity: unanswered close */
+		}
+		conn_consume(&cs.conn, head_len);
 		if (cs.docroot == docroot_buf)
 			userdir_open();
 		if (serve_request(cfg, vh, n >= cfg->keepalive_requests) < 0)

@@ -46,6 +46,16 @@ struct accepted {
 	const struct sockaddr_storage *peer;
 	const struct sockaddr_storage *local;
 	int ready;
+	int chan;               /* the hand-off channel's child end; -1 */
+	/* A connection handed off by another connection process: the sealed
+	 * memfd of the bytes its stage 2 read and did not answer (-1: a new
+	 * connection); relayed: fd is the plaintext end of a TLS gatekeeper's
+	 * relay; the vhost SNI chose (-1); requests answered so far. */
+	int preload;
+	int relayed;
+	int sni_vhost;
+	int requests;
+	unsigned generation;    /* the master's config, for a hand-off */
 };
 
 /* Serve the connection a->fd through both stages; never returns.

@@ -578,6 +578,20 @@ d_keepalive_requests(struct parser *p, int argc, char **argv)
 }
 
 static int
+d_cross_identity(struct parser *p, int argc, char **argv)
+{
+	(void)argc;
+	if (strcmp(argv[1], "close") == 0)
+		p->cfg->cross_identity = CROSS_CLOSE;
+	else if (strcmp(argv[1], "handoff") == 0)
+		p->cfg->cross_identity = CROSS_HANDOFF;
+	else
+		return fail(p, "cross-identity: '%s' is not close or handoff",
+		    argv[1]);
+	return 0;
+}
+
+static int
 d_access_log(struct parser *p, int argc, char **argv)
 {
 	const char *a = argv[1];
@@ -1529,6 +1543,7 @@ static const struct directive directives[] = {
 	{ "timeout", SCOPE_GLOBAL, 1, 1, 0, d_timeout, "SECONDS" },
 	{ "keepalive-timeout", SCOPE_GLOBAL, 1, 1, 0, d_keepalive_timeout, "SECONDS" },
 	{ "keepalive-requests", SCOPE_GLOBAL, 1, 1, 0, d_keepalive_requests, "N" },
+	{ "cross-identity", SCOPE_GLOBAL, 1, 1, 0, d_cross_identity, "close|handoff" },
 	{ "access-log", SCOPE_BOTH, 1, 1, 0, d_access_log, "PATH|syslog|stderr|off" },
 	{ "error-log", SCOPE_GLOBAL, 1, 1, 0, d_error_log, "PATH|syslog|stderr" },
 	{ "tls-session-cache", SCOPE_GLOBAL, 1, 1, 0, d_tls_session_cache, "N" },

@@ -116,6 +116,11 @@ struct vhost {
 	int no_new_privs_line;  /* of `no-new-privs off`; 0: on */
 };
 
+/* `cross-identity`: a kept-alive request for another identity closes the
+ * connection unanswered, or the connection goes to a fresh process. */
+#define CROSS_CLOSE   0
+#define CROSS_HANDOFF 1
+
 struct config {
 	char *path;
 	struct listen_addr listen[CONF_LISTEN_MAX];
@@ -130,6 +135,7 @@ struct config {
 	int timeout;            /* default 10 */
 	int keepalive_timeout;  /* default 5 */
 	int keepalive_requests; /* default 100 */
+	int cross_identity;     /* CROSS_CLOSE (default) or CROSS_HANDOFF */
 	char *access_log;       /* path, "syslog" or "off"; default off */
 	char *error_log;        /* path, "syslog" or "stderr"; default stderr */
 	int access_log_line, error_log_line;    /* 0: the default */

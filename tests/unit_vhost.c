@@ -438,6 +438,20 @@ test_global(void)
 	    strcmp(cfg.error_log, "/var/log/itkd.err") == 0 &&
 	    strcmp(cfg.mime_types, "/etc/mime.types") == 0);
 	config_free(&cfg);
+	CHECK("cross-identity default close", loads(&cfg, G V) &&
+	    cfg.cross_identity == CROSS_CLOSE);
+	config_free(&cfg);
+	CHECK("cross-identity handoff", loads(&cfg, G "cross-identity handoff\n"
+	    V) && cfg.cross_identity == CROSS_HANDOFF);
+	config_free(&cfg);
+	CHECK("cross-identity close", loads(&cfg, G "cross-identity close\n" V) &&
+	    cfg.cross_identity == CROSS_CLOSE);
+	config_free(&cfg);
+	CHECK("cross-identity bad word", fails(G "cross-identity retry\n" V,
+	    "itkd.conf:5: cross-identity: 'retry' is not close or handoff"));
+	CHECK("cross-identity in a vhost", fails(G V "cross-identity handoff\n",
+	    "itkd.conf:9: 'cross-identity' is a global directive: it belongs "
+	    "before the first vhost"));
 	CHECK("global max-clients 0", fails(G "max-clients 0\n" V,
 	    "itkd.conf:5: max-clients: '0' must be between 1 and 65536"));
 	CHECK("global access-log relative", fails(G "access-log log.txt\n" V,
