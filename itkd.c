@@ -499,7 +499,7 @@ spawn(int fd, const struct listener *l, const struct sockaddr_storage *peer)
 		return;
 	}
 	/* The session cache and the private keys go to a TLS connection's
-	 * child only: a plain one's never holds them, not even in stage 1. */
+	 * child only: a plain one's never holds them, not even its gatekeeper. */
 	if (tls_fork_prepare(keys, l->tls) < 0) {
 		what = "madvise";
 		goto drop;

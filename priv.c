@@ -667,8 +667,8 @@ priv_master(const struct config *cfg)
 
 	/* 2. The bounding set only limits what an execve may grant, and the
 	 *    master never calls execve: empty it here, once, so that each
-	 *    child inherits it empty (fork copies it) and stage 1 has nothing
-	 *    left to drop. Each PR_CAPBSET_DROP commits a new set of
+	 *    child inherits it empty (fork copies it) and no later process has
+	 *    anything left to drop. Each PR_CAPBSET_DROP commits a new set of
 	 *    credentials: 41 of them per connection were a tenth of the
 	 *    cost of a one-request connection. */
 	if (drop_bound() < 0)
@@ -700,22 +700,21 @@ priv_master(const struct config *cfg)
 		return fail(NULL, "master", "prctl(PR_CAP_AMBIENT_CLEAR_ALL)",
 		    NO_ARG);
 
-	/* 4. Each child leaves uid 0 in stage 1 and must keep its permitted
-	 *    set across that change. The master itself never changes uid,
-	 *    so keepcaps changes nothing for it; asking once here saves
-	 *    every connection a credential commit. (Stage 1 leaves it on,
-	 *    harmlessly: its step 4 says why; execve turns it off.) */
+	/* 4. keepcaps: a process that leaves uid 0 keeps its permitted set
+	 *    (the gatekeeper and stage 2 then clear it themselves, and read
+	 *    it back as empty). The master itself never changes uid, so it
+	 *    changes nothing for it; execve turns it off for any program. */
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		return fail(NULL, "master", "prctl(PR_SET_KEEPCAPS, 1)", NO_ARG);
 	if (prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) != 1)
 		return mismatch(NULL, "master", "keepcaps",
 		    (unsigned long long)prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0), 1);
 
-	/* 5. Supplementary groups: exactly the global group, the set stage
-	 *    1 needs. Set once here (fork copies it), it saves every
+	/* 5. Supplementary groups: exactly the global group, the set the
+	 *    gatekeeper needs. Set once here (fork copies it), it saves every
 	 *    connection a credential commit; the master loses root's own
 	 *    supplementary groups, which it never needed (its gid stays 0).
-	 *    Stage 1 verifies the set it inherits. */
+	 *    The monitor verifies the set it inherits. */
 	if (id_setgroups(1, &cfg->gid) < 0)
 		return fail(NULL, "master", "setgroups", cfg->gid);
 	if (getgroups(1, &g) != 1 || g != cfg->gid)
@@ -777,7 +776,7 @@ same_group_set(const gid_t *a, int na, const gid_t *b, int nb)
 /* What the kernel says we are, against what we asked for: ids, groups,
  * exactly caps in P and E and nothing else, and no_new_privs as nnp (-1:
  * either). The bounding set and the seccomp filter are not read: the
- * master did, and neither can come back (stage 1, step 1). */
+ * master did, and neither can come back (priv_monitor, step 1). */
 static int
 verify_creds(const struct vhost *vh, const char *stage, uid_t uid, gid_t gid,
     const gid_t *groups, int ngroups, uint64_t caps, int nnp)
@@ -928,11 +927,19 @@ static const int gate_calls[] = {
 	__NR_exit, __NR_exit_group,
 	/* The trace reads the credentials back; setfs[ug]id(-1) is how. */
 	__NR_getresuid, __NR_getresgid, __NR_getgroups, __NR_capget,
-	__NR_setfsuid, __NR_setfsgid, __NR_prctl,
+	__NR_setfsuid, __NR_setfsgid,
 #ifdef __NR_getresuid32
 	__NR_getresuid32, __NR_getresgid32, __NR_getgroups32,
 	__NR_setfsuid32, __NR_setfsgid32,
 #endif
+};
+
+/* prctl, for these options only: the trace's reads, and the name the
+ * scoreboard gives the process. Not PR_SET_DUMPABLE or PR_SET_PTRACER,
+ * which would open it to tracing by another process of the global user. */
+static const unsigned long gate_prctl_options[] = {
+	PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP, PR_CAPBSET_READ, PR_CAP_AMBIENT,
+	PR_GET_KEEPCAPS, PR_GET_DUMPABLE, PR_SET_NAME,
 };
 
 /* Signals to itself only (abort() on a corrupted heap): the filter is
@@ -954,6 +961,15 @@ gate_filter_build(struct filter *f, pid_t self)
 		emit(f, RET_ALLOW);     /* jt 0: the next instruction */
 		jf_to(f, hit, f->n);
 	}
+	hit = emit(f, JEQ, (uint32_t)__NR_prctl);
+	emit(f, BPF_LD | BPF_W | BPF_ABS, (uint32_t)ARG_LO(0));
+	for (i = 0; i < sizeof(gate_prctl_options) /
+	    sizeof(gate_prctl_options[0]); i++) {
+		unsigned option = emit(f, JEQ, (uint32_t)gate_prctl_options[i]);
+		jf_to(f, option, emit(f, RET_ALLOW) + 1);
+	}
+	emit(f, RET_EPERM);
+	jf_to(f, hit, emit(f, LD_NR));  /* nr again for what follows */
 	for (i = 0; i < sizeof(gate_self_signal_calls) /
 	    sizeof(gate_self_signal_calls[0]); i++) {
 		hit = emit(f, JEQ, (uint32_t)gate_self_signal_calls[i]);
@@ -1112,9 +1128,10 @@ priv_stage2(const struct priv_ident *id)
 		return fail(vh, "stage 2", "setresuid", id->uid);
 	priv_trace("stage 2: setresuid done, capabilities still held");
 
-	/* 4. Going from one non-zero uid to another leaves the capabilities
-	 *    alone (mpm-itk's lesson): clear permitted, effective and
-	 *    inheritable ourselves. The bounding set is empty since the
+	/* 4. Leaving uid 0 with keepcaps on kept the permitted set (the
+	 *    effective one was cleared by the kernel); and going from one
+	 *    non-zero uid to another would have left both alone (mpm-itk's
+	 *    lesson): clear permitted, effective and inheritable ourselves. The bounding set is empty since the
 	 *    master; so is the ambient set (the master cleared it, and the
 	 *    kernel keeps it within permitted AND inheritable, inheritable
 	 *    being empty since then); step 6 reads all five back. */
@@ -1130,7 +1147,7 @@ priv_stage2(const struct priv_ident *id)
 	/* 6. Verify all of it, as the kernel sees it. no_new_privs cannot be
 	 *    unset: off is only as asked if it was off before. The bounding
 	 *    set is not read: the master read it back empty before it forked
-	 *    us (stage 1, step 1), and the kernel has no call that adds to
+	 *    us (priv_monitor, step 1), and the kernel has no call that adds to
 	 *    it (PR_CAPBSET_DROP, its only writer, lowers; set*id,
 	 *    setgroups, capset and prctl(PR_SET_NO_NEW_PRIVS) leave it as it
 	 *    is; only a new user namespace starts one full, and nothing here

@@ -1,4 +1,4 @@
-/* proxy.c: PROXY protocol v1/v2 (see proxy.h). Runs in stage 1 on attacker
+/* proxy.c: PROXY protocol v1/v2 (see proxy.h). Runs in the gatekeeper on attacker
  * bytes: every length is checked before it is used. */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -90,8 +90,9 @@ finish(int code)
 	_exit(code);
 }
 
-/* Answer a request that failed before a vhost was chosen: stage 1 still,
- * a short built-in page, and the connection closes. */
+/* Answer a request of stage 2 that cannot be served (a bad head, Host
+ * against SNI, a root that cannot be opened): a short built-in page, and
+ * the connection closes. */
 static void __attribute__((noreturn))
 reject(const struct config *cfg, const struct vhost *vh, int status)
 {

@@ -1,5 +1,6 @@
-/* serve.h: one connection's life through stage 1 and stage 2 (the stage
- * code), and the exchange that handlers (file.c, cgi.c) answer. */
+/* serve.h: one connection's life through the monitor, its gatekeeper and
+ * stage 2 (the stage code), and the exchange that handlers (file.c, cgi.c)
+ * answer. */
 #ifndef ITKD_SERVE_H
 #define ITKD_SERVE_H
 
