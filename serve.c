@@ -664,8 +664,11 @@ serve_connection(const struct config *cfg, struct tls_keys *keys,
 		close(a->fd);
 		st = conn_init(&cs.conn, sp, &peer, &local, 0);
 	} else {
-		/* A plain connection is ours now: the gatekeeper has nothing
-		 * more to say, and is reaped before the switch. */
+		/* A plain connection is ours now. The gatekeeper is waited
+		 * for before anything is served: while it lives it holds the
+		 * socket too, and a gatekeeper that runs an attacker's code
+		 * could read the requests that follow, or write into the
+		 * answers. */
 		(void)waitpid(gk, NULL, 0);
 		gk = -1;
 		st = conn_init(&cs.conn, a->fd, &peer, &local, a->ready);
