@@ -11,7 +11,7 @@
  * Who allocates: the master while it loads a config (at start and on each
  * reload), and the C library on its behalf (stdio, getpwnam); after the
  * identity switch a connection process may too (a directory listing).
- * Nothing that reads a request before the switch does (DESIGN.md). itkd
+ * Nothing that reads a request before the switch does (docs/design.md). itkd
  * has no threads, so there is no lock.
  *
  * A block is a multiple of 16 bytes and 16-aligned: a header (its size and

@@ -391,7 +391,7 @@ counts_vhosts(const struct config *c)
 }
 
 /* A reload that would change what the seccomp filter admits cannot work:
- * the filter is fixed at start (DESIGN.md invariant 5). */
+ * the filter is fixed at start (docs/design.md, rule 5). */
 static int
 reload_allowed(const struct config *n, char *err, size_t errlen)
 {

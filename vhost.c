@@ -1,4 +1,4 @@
-/* vhost.c: the flat config file of DESIGN.md: a lexer for its lines, one
+/* vhost.c: the flat config file of docs/design.md: a lexer for its lines, one
  * handler per directive, the check of every identity against uid-range and
  * gid-range, and the lookup of a vhost by Host.
  *

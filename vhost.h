@@ -1,4 +1,4 @@
-/* vhost.h: the flat config file (DESIGN.md), its validation, vhost lookup.
+/* vhost.h: the flat config file (docs/design.md), its validation, vhost lookup.
  * Loaded by the master (malloc is fine there); read-only in children. */
 #ifndef ITKD_VHOST_H
 #define ITKD_VHOST_H
