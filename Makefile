@@ -3,9 +3,16 @@
 
 VERSION  = 0.1
 CC      ?= cc
+# CC, CPPFLAGS, CFLAGS and LDFLAGS belong to the caller (a packager's
+# `make CC=... CFLAGS=...`, or the environment): what itkd needs to build at
+# all sits in ITKD_* and is added to them, never overridden by them.
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -DITKD_VERSION='"$(VERSION)"' \
-           -Wall -Wextra -Werror -Wshadow -Wformat=2 -fno-strict-aliasing
+ITKD_CPPFLAGS = -D_GNU_SOURCE -DITKD_VERSION='"$(VERSION)"'
+ITKD_CFLAGS   = -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -fno-strict-aliasing
+ITKD_LDFLAGS  =
+# Warnings are errors in `make check` (and so in CI), not in a plain build:
+# a packager's next compiler must not break the build over a new warning.
+WERROR  =
 LDLIBS  += -lbearssl -lcap -lcrypt
 
 # Objects live in a directory per flavour, so a sanitizer build and a plain
@@ -13,13 +20,21 @@ LDLIBS  += -lbearssl -lcap -lcrypt
 O        = build/obj
 ifeq ($(SANITIZE),1)
 O        = build/asan
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LDFLAGS += -fsanitize=address,undefined
+ITKD_CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ITKD_LDFLAGS += -fsanitize=address,undefined
 # Every report of every process (children under any uid too) lands in
 # tests/tmp/san/, and tests/run.sh counts each as a failure.
 export ASAN_OPTIONS  = log_path=$(CURDIR)/tests/tmp/san/report
 export UBSAN_OPTIONS = log_path=$(CURDIR)/tests/tmp/san/report:print_stacktrace=1
 endif
+
+ALL_CFLAGS  = $(ITKD_CPPFLAGS) $(CPPFLAGS) $(ITKD_CFLAGS) $(WERROR) $(CFLAGS)
+ALL_LDFLAGS = $(ITKD_LDFLAGS) $(LDFLAGS)
+# $(O)/.flags holds the compiler and flags the objects were built with; when
+# they change (WERROR in `make check`, a packager's CFLAGS) it changes, and
+# everything that depends on it is rebuilt instead of silently mixed.
+FLAGS_STAMP := $(shell mkdir -p $(O) && c='$(subst ','\'',$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS))' && \
+    { [ "$$(cat $(O)/.flags 2>/dev/null)" = "$$c" ] || printf '%s\n' "$$c" > $(O)/.flags; } && echo $(O)/.flags)
 
 SRC  = alloc.c itkd.c score.c serve.c gate.c proxy.c conn.c body.c http.c vhost.c priv.c path.c file.c cgi.c log.c tls.c access.c auth.c handoff.c
 OBJ  = $(SRC:%.c=$(O)/%.o)
@@ -33,53 +48,54 @@ all: itkd
 # -z now: the master resolves every symbol once, so no forked child pays
 # for lazy binding on each connection.
 itkd: $(OBJ)
-	$(CC) $(LDFLAGS) -Wl,-z,now -Wl,-z,relro -o $@ $(OBJ) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Wl,-z,now -Wl,-z,relro -o $@ $(OBJ) $(LDLIBS)
 
-$(O)/%.o: %.c $(HDR)
+$(O)/%.o: %.c $(HDR) $(FLAGS_STAMP)
 	@mkdir -p $(O)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # Unit tests link only the file they test (plus the leaves it needs).
 tests/unit_http: tests/unit_http.c $(O)/http.o tests/unit.h
-	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/http.o
+	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(O)/http.o
 tests/unit_vhost: tests/unit_vhost.c $(O)/vhost.o tests/unit.h
-	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/vhost.o
+	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(O)/vhost.o
 tests/unit_path: tests/unit_path.c $(O)/path.o $(O)/vhost.o $(O)/http.o $(O)/priv.o tests/unit.h
-	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/path.o $(O)/vhost.o $(O)/http.o $(O)/priv.o -lcap
+	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(O)/path.o $(O)/vhost.o $(O)/http.o $(O)/priv.o -lcap
 tests/unit_priv: tests/unit_priv.c $(O)/priv.o tests/unit.h
-	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/priv.o -lcap
+	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(O)/priv.o -lcap
 tests/unit_tls: tests/unit_tls.c $(O)/tls.o $(O)/vhost.o $(O)/log.o $(O)/http.o tests/unit.h
-	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/tls.o $(O)/vhost.o $(O)/log.o $(O)/http.o -lbearssl
+	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(O)/tls.o $(O)/vhost.o $(O)/log.o $(O)/http.o -lbearssl
 # cgi.c calls into conn.c, body.c, log.c...: everything but main.
 tests/unit_cgi: tests/unit_cgi.c $(filter-out $(O)/itkd.o,$(OBJ)) tests/unit.h
-	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(filter-out $(O)/itkd.o,$(OBJ)) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(filter-out $(O)/itkd.o,$(OBJ)) $(LDLIBS)
 # Every fuzz target replays its corpus and regressions without libFuzzer:
 # tests/fuzz/replay.c is its main(); tests/unit_fuzzregress runs them all.
 FUZZ_REPLAY = $(patsubst tests/fuzz/fuzz_%.c,tests/fuzz/bin/replay_%,$(wildcard tests/fuzz/fuzz_*.c))
 tests/unit_fuzzregress: tests/unit_fuzzregress.c $(FUZZ_REPLAY)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
 tests/fuzz/bin/replay_%: tests/fuzz/replay.c tests/fuzz/fuzz_%.c $(filter-out $(O)/itkd.o,$(OBJ))
 	@mkdir -p tests/fuzz/bin
-	$(CC) $(CFLAGS) -I. -DFUZZ_NAME='"$*"' $(LDFLAGS) -o $@ tests/fuzz/replay.c tests/fuzz/fuzz_$*.c $(filter-out $(O)/itkd.o,$(OBJ)) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -I. -DFUZZ_NAME='"$*"' $(ALL_LDFLAGS) -o $@ tests/fuzz/replay.c tests/fuzz/fuzz_$*.c $(filter-out $(O)/itkd.o,$(OBJ)) $(LDLIBS)
 # access.c answers through file.c, conn.c...: everything but main.
 tests/unit_access: tests/unit_access.c $(filter-out $(O)/itkd.o,$(OBJ)) tests/unit.h
-	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(filter-out $(O)/itkd.o,$(OBJ)) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(filter-out $(O)/itkd.o,$(OBJ)) $(LDLIBS)
 tests/unit_proxy: tests/unit_proxy.c $(O)/proxy.o tests/unit.h
-	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/proxy.o
+	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(O)/proxy.o
 tests/unit_alloc: tests/unit_alloc.c $(O)/alloc.o tests/unit.h
-	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/alloc.o
+	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(O)/alloc.o
 tests/unit_score: tests/unit_score.c $(O)/score.o tests/unit.h
-	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/score.o
+	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(O)/score.o
 tests/unit_handoff: tests/unit_handoff.c $(O)/handoff.o tests/unit.h
-	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/handoff.o
+	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(O)/handoff.o
 # The binaries live outside $(O): build/flavour names the flavour they were
 # last linked in, and changes (relinking them) when SANITIZE or O does.
 FLAVOUR := $(shell mkdir -p build && { [ "$$(cat build/flavour 2>/dev/null)" = "$(O)" ] || echo "$(O)" > build/flavour; } && echo build/flavour)
 itkd $(UNIT) $(HELPERS) $(FUZZ_REPLAY): $(FLAVOUR)
+itkd $(UNIT) $(FUZZ_REPLAY): $(FLAGS_STAMP)
 # Test tools, not the project's code: built without the sanitizers, since
 # credcheck runs set-user-ID root and the sanitizer runtime refuses that.
 tests/helpers/%: tests/helpers/%.c
-	$(CC) $(filter-out -fsanitize%,$(CFLAGS)) $(filter-out -fsanitize%,$(LDFLAGS)) -o $@ $<
+	$(CC) $(filter-out -fsanitize%,$(ALL_CFLAGS)) $(filter-out -fsanitize%,$(ALL_LDFLAGS)) -o $@ $<
 
 deps:
 	@sh scripts/deps
@@ -88,7 +104,8 @@ deps:
 fuzz:
 	@sh scripts/fuzz
 
-check: deps itkd $(UNIT) $(HELPERS)
+check: deps
+	@$(MAKE) --no-print-directory WERROR=-Werror itkd $(UNIT) $(HELPERS)
 	@sh tests/run.sh
 
 run: deps itkd
