@@ -18,12 +18,32 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ITKD = os.environ.get("ITKD", os.path.join(TOP, "itkd"))
 
-# Numeric ids no system user has: the global user and three vhost owners.
-UID_USER, UID_A, UID_B, UID_C = 61000, 61001, 61002, 61003
+# Numeric ids no system user has, all taken from ID_BASE .. ID_BASE+999:
+# ITKD_TEST_UID_BASE moves them (default 61000), so the suite can run beside
+# anything else that uses these numbers. tid(n) is the test id n.
+ID_BASE = int(os.environ.get("ITKD_TEST_UID_BASE", "61000"))
+if not 2000 <= ID_BASE <= 3999990000:
+    sys.exit("ITKD_TEST_UID_BASE=%d: want 2000..3999990000" % ID_BASE)
+
+
+def tid(n):
+    return ID_BASE + n
+
+
+# The global user and three vhost owners.
+UID_USER, UID_A, UID_B, UID_C = tid(0), tid(1), tid(2), tid(3)
 # What vhosts may run as: every test id but the global user's (the
 # gatekeeper's), which must be outside both ranges.
-RANGE_MIN, RANGE_MAX = 61001, 61999
+RANGE_MIN, RANGE_MAX = tid(1), tid(999)
 RANGES = "uid-range %d %d\ngid-range %d %d\n" % (RANGE_MIN, RANGE_MAX, RANGE_MIN, RANGE_MAX)
+# A narrower range, for the tests that need an id just outside it (tid(211)).
+RANGES_99 = "uid-range %d %d\ngid-range %d %d\n" % (tid(1), tid(99), tid(1), tid(99))
+# Test ports: a free one the kernel picks, unless ITKD_TEST_PORT_BASE names
+# a range of 5000 ports to take them from instead.
+PORT_BASE = int(os.environ.get("ITKD_TEST_PORT_BASE", "0"))
+if PORT_BASE and not 1024 <= PORT_BASE <= 60535:
+    sys.exit("ITKD_TEST_PORT_BASE=%d: want 1024..60535" % PORT_BASE)
+_port_tries = [0]
 
 failed = 0
 
@@ -65,11 +85,22 @@ def done():
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    for _ in range(5000):
+        s = socket.socket()
+        try:
+            if PORT_BASE:
+                # Each test program starts at its own place in the range, so
+                # one run after another does not meet a port in TIME_WAIT.
+                _port_tries[0] += 1
+                s.bind(("127.0.0.1", PORT_BASE + (os.getpid() * 97 + _port_tries[0]) % 5000))
+            else:
+                s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+        except OSError:
+            continue
+        finally:
+            s.close()
+    sys.exit("no free port from ITKD_TEST_PORT_BASE=%d" % PORT_BASE)
 
 
 def mkdir(path, uid=0, gid=0, mode=0o755):

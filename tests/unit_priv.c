@@ -30,12 +30,17 @@
 #include "vhost.h"
 #include "unit.h"
 
-#define UID_USER 61000
-#define UID_A    61001
-#define UID_B    61002
-#define GID_EXTRA 61005
-#define RANGE_MIN 60000         /* uid-range and gid-range: 5 and 70000 are out */
-#define RANGE_MAX 61999
+/* The test ids: ITKD_TEST_UID_BASE moves them all (default 61000), as it
+ * does the integration tests', so the suite can run beside anything else
+ * that uses these numbers. */
+static uid_t uid_base = 61000;
+#define UID_USER  (uid_base + 0)
+#define UID_A     (uid_base + 1)
+#define UID_B     (uid_base + 2)
+#define GID_EXTRA (uid_base + 5)
+#define RANGE_MIN (uid_base - 1000)     /* uid-range and gid-range: 5 and ID_OUT are out */
+#define RANGE_MAX (uid_base + 999)
+#define ID_OUT    (uid_base + 9000)
 
 /* ---- log_error: the test's own, so priv.o links alone; every line goes
  * to stderr and into a buffer the checks can search. */
@@ -442,11 +447,11 @@ sc_master_and_monitor(void)
 	T("priv filter setuid(5) EPERM", eperm(setuid(5)));
 	T("priv filter setreuid(-1,5) EPERM", eperm(setreuid((uid_t)-1, 5)));
 	T("priv filter setresuid 3rd arg out EPERM",
-	    eperm(setresuid(UID_A, UID_A, 70000)));
-	T("priv filter setuid(70000) EPERM", eperm(setuid(70000)));
+	    eperm(setresuid(UID_A, UID_A, ID_OUT)));
+	T("priv filter setuid(out of range) EPERM", eperm(setuid(ID_OUT)));
 	T("priv filter setgid(0) EPERM", eperm(setgid(0)));
 	T("priv filter setresgid(5,5,5) EPERM", eperm(setresgid(5, 5, 5)));
-	T("priv filter setregid(70000,-1) EPERM", eperm(setregid(70000, (gid_t)-1)));
+	T("priv filter setregid(out of range,-1) EPERM", eperm(setregid(ID_OUT, (gid_t)-1)));
 	setfsuid(5);
 	T("priv filter setfsuid(5) refused", setfsuid((uid_t)-1) == 0);
 	setfsgid(5);
@@ -543,6 +548,7 @@ static void
 sc_out_of_range(void)
 {
 	struct priv_ident id;
+	char want[64];
 
 	if (priv_master(&cfg) < 0 || priv_monitor(&cfg) < 0) {
 		T("priv range setup", 0);
@@ -551,15 +557,15 @@ sc_out_of_range(void)
 	/* A refused step stops stage 2 there: the gid first, as groups and
 	 * gid come before the uid. */
 	priv_ident_vhost(&id, &vh[0]);
-	id.gid = 70000;
-	T("priv range gid 70000 refused", priv_stage2(&id) == -1);
+	id.gid = ID_OUT;
+	T("priv range gid out of range refused", priv_stage2(&id) == -1);
 	T("priv range gid refused left the monitor's gid", ids4_are("Gid", 0));
 	priv_ident_vhost(&id, &vh[0]);
-	id.uid = 70000;
+	id.uid = ID_OUT;
 	loglen = 0;
-	T("priv range uid 70000 refused", priv_stage2(&id) == -1);
-	T("priv range uid log names setresuid",
-	    strstr(logbuf, "setresuid(70000): Operation not permitted") != NULL);
+	T("priv range uid out of range refused", priv_stage2(&id) == -1);
+	snprintf(want, sizeof want, "setresuid(%u): Operation not permitted", (unsigned)ID_OUT);
+	T("priv range uid log names setresuid", strstr(logbuf, want) != NULL);
 	T("priv range uid refused left the monitor's uid", ids4_are("Uid", 0));
 	id.uid = 5;
 	T("priv range uid 5 refused", priv_stage2(&id) == -1);
@@ -815,7 +821,7 @@ ident_same(void)
 	b.groups[0] = GID_EXTRA;
 	b.groups[1] = UID_A;
 	CHECK("priv ident same groups other order", priv_ident_same(&a, &b));
-	b.groups[1] = 61006;
+	b.groups[1] = uid_base + 6;
 	CHECK("priv ident other group differs", !priv_ident_same(&a, &b));
 	priv_ident_vhost(&b, &vh[0]);
 	b.ngroups = 1;
@@ -833,6 +839,15 @@ main(void)
 	if (geteuid() != 0) {
 		printf("skip unit_priv: needs root\n");
 		return 0;
+	}
+	if (getenv("ITKD_TEST_UID_BASE") != NULL) {
+		long b = strtol(getenv("ITKD_TEST_UID_BASE"), NULL, 10);
+
+		if (b < 2000 || b > 4000000000L - 10000) {
+			printf("FAIL unit_priv: ITKD_TEST_UID_BASE out of 2000..3999990000\n");
+			return 1;
+		}
+		uid_base = (uid_t)b;
 	}
 	config_setup();
 #ifdef __x86_64__

@@ -18,7 +18,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import (TOP, UID_USER, UID_A, UID_B, Server, connect, done, free_port,
+from itkdtest import (RANGES, TOP, UID_USER, UID_A, UID_B, Server, connect, done, free_port,
                       get, mkdir, need_root, ok, parse, raw, read_response, skip,
                       wait_for, write)
 
@@ -64,15 +64,13 @@ def hashes():
 V6 = have_v6()
 P6 = free_port() if V6 else 0
 
-CONF = """
+CONF = ("""
 listen 127.0.0.1:{port}
 %(v6)s
 listen 127.0.0.1:{tlsport} tls
 user #%(g)d
 group #%(g)d
-uid-range 61001 61999
-gid-range 61001 61999
-error-log {dir}/error.log
+""" + RANGES + """error-log {dir}/error.log
 access-log {dir}/access.log
 timeout 10
 keepalive-timeout 10
@@ -113,7 +111,7 @@ root {dir}/r
 user #%(b)d
 group #%(b)d
 auth / "Missing" {dir}/r/no-such-file
-""" % {"v6": "listen [::1]:%d" % P6 if V6 else "", "g": UID_USER, "a": UID_A, "b": UID_B}
+""") % {"v6": "listen [::1]:%d" % P6 if V6 else "", "g": UID_USER, "a": UID_A, "b": UID_B}
 
 
 def make_cert(d, name, base):

@@ -2,8 +2,8 @@
 (issue 5, item 10).
 
 Headless Chromium (Debian's chromium) loads /~itkdb1/page.html, served as
-uid 61021, which embeds /~itkdb2/pic.png from the same origin, served as uid
-61022. The browser keeps its connection alive; itkd closes it unanswered
+uid tid(21), which embeds /~itkdb2/pic.png from the same origin, served as uid
+tid(22). The browser keeps its connection alive; itkd closes it unanswered
 when the next request wants another identity, and the browser must retry
 on a new connection. A script in the page writes what the image became
 into the DOM, which --dump-dom prints; Chromium's net log shows the
@@ -22,20 +22,18 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import machine_lock, UID_USER, UID_A, Server, done, mkdir, need_root, ok, skip, write
+from itkdtest import RANGES_99, tid, machine_lock, UID_USER, UID_A, Server, done, mkdir, need_root, ok, skip, write
 
 need_root("browser")
 
-USERS = {"itkdb1": 61021, "itkdb2": 61022}     # uid = gid, a group each
+USERS = {"itkdb1": tid(21), "itkdb2": tid(22)}     # uid = gid, a group each
 SIZE = 64
 
-CONF = """
+CONF = ("""
 listen 127.0.0.1:{port}
 user #%d
 group #%d
-uid-range 61001 61099
-gid-range 61001 61099
-error-log {dir}/error.log
+""" + RANGES_99 + """error-log {dir}/error.log
 access-log {dir}/access.log
 timeout 10
 keepalive-timeout 10
@@ -45,7 +43,7 @@ root {dir}/vroot
 user #%d
 group #%d
 userdir public_html
-""" % (UID_USER, UID_USER, UID_A, UID_A)
+""") % (UID_USER, UID_USER, UID_A, UID_A)
 
 PAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>itkd userdir</title>
@@ -128,8 +126,8 @@ def lay_out(d, pic):
     for name, uid in USERS.items():
         mkdir(os.path.join(homes, name), uid, uid, 0o700)
         mkdir(os.path.join(homes, name, "public_html"), uid, uid, 0o700)
-    write(os.path.join(homes, "itkdb1", "public_html", "page.html"), PAGE, 61021, 61021, 0o600)
-    write(os.path.join(homes, "itkdb2", "public_html", "pic.png"), pic, 61022, 61022, 0o600)
+    write(os.path.join(homes, "itkdb1", "public_html", "page.html"), PAGE, tid(21), tid(21), 0o600)
+    write(os.path.join(homes, "itkdb2", "public_html", "pic.png"), pic, tid(22), tid(22), 0o600)
     vroot = mkdir(os.path.join(d, "vroot"), UID_A, UID_A, 0o700)
     write(os.path.join(vroot, "index.html"), "vhost\n", UID_A, UID_A, 0o600)
     return homes

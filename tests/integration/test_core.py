@@ -27,7 +27,7 @@ def command_line():
 
 
 def check_mode():
-    with Server("listen 127.0.0.1:1\nuser #61000\ngroup #61000\n" + RANGES +
+    with Server("listen 127.0.0.1:1\nuser #%d\ngroup #%d\n" % (UID_USER, UID_USER) + RANGES +
                 "vhost a\nroot /\nrot 13\n",
                 name="chk", start=False) as s:
         r = subprocess.run([ITKD, "-t", "-c", s.conf], capture_output=True)
@@ -182,7 +182,7 @@ def reload_checks(s):
     ok("SIGHUP with a broken config: the old one keeps serving",
        s.proc.poll() is None and st and st[2] == b"secret of b\n", repr(st))
     s.write_conf(good.replace("uid-range %d %d" % (RANGE_MIN, RANGE_MAX),
-                              "uid-range 61001 70000"))
+                              "uid-range %d %d" % (RANGE_MIN, tid(9000))))
     s.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: "restart" in s.log())
     ok("SIGHUP changing uid-range is refused", "restart" in s.log() and s.proc.poll() is None,

@@ -11,19 +11,17 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import (TOP, UID_A, UID_B, UID_C, UID_USER, Server, done, mkdir,  # noqa: E402
+from itkdtest import (RANGES, TOP, UID_A, UID_B, UID_C, UID_USER, Server, done, mkdir,  # noqa: E402
                       need_root, ok, write)
 
 need_root("test_curves")
 
-CONF = """
+CONF = ("""
 listen 127.0.0.1:{port}
 listen 127.0.0.1:{tlsport} tls
 user #%d
 group #%d
-uid-range 61001 61999
-gid-range 61001 61999
-error-log {dir}/error.log
+""" + RANGES + """error-log {dir}/error.log
 access-log {dir}/access.log
 timeout 5
 
@@ -47,7 +45,7 @@ user #%d
 group #%d
 tls-cert {dir}/certs/c.pem
 tls-key {dir}/certs/c.key
-""" % (UID_USER, UID_USER, UID_A, UID_A, UID_B, UID_B, UID_C, UID_C)
+""") % (UID_USER, UID_USER, UID_A, UID_A, UID_B, UID_B, UID_C, UID_C)
 
 # What s_client prints as "Server Temp Key" for each group.
 TEMP_KEY = {"X25519": "X25519", "P-256": "ECDH, prime256v1", "P-384": "ECDH, secp384r1",

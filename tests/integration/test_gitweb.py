@@ -15,20 +15,18 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import UID_USER, UID_A, Server, done, mkdir, need_root, ok, skip, write
+from itkdtest import RANGES, UID_USER, UID_A, Server, done, mkdir, need_root, ok, skip, write
 
 need_root("gitweb")
 
 GITWEB = "/usr/share/gitweb/gitweb.cgi"
 PASSWORD = "gitweb-Pa55"
 
-CONF = """
+CONF = ("""
 listen 127.0.0.1:{port}
 user #%d
 group #%d
-uid-range 61001 61999
-gid-range 61001 61999
-error-log {dir}/error.log
+""" + RANGES + """error-log {dir}/error.log
 access-log {dir}/access.log
 timeout 10
 
@@ -40,7 +38,7 @@ index gitweb.cgi
 cgi .cgi
 allow / 127.0.0.1
 auth / "Git at itkd" {dir}/www/.htpasswd
-""" % (UID_USER, UID_USER, UID_A, UID_A)
+""") % (UID_USER, UID_USER, UID_A, UID_A)
 
 
 def have(pkg):

@@ -25,19 +25,17 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import (ITKD, UID_A, UID_B, UID_USER, Server, connect, done, get, mkdir,  # noqa: E402
+from itkdtest import (RANGES, ITKD, UID_A, UID_B, UID_USER, Server, connect, done, get, mkdir,  # noqa: E402
                       need_root, ok, parse, raw, read_response, recv_all, skip, wait_for,
                       write)
 
 need_root("methods")
 
-CONF = """
+CONF = ("""
 listen 127.0.0.1:{port}
 user #%d
 group #%d
-uid-range 61001 61999
-gid-range 61001 61999
-error-log {dir}/error.log
+""" + RANGES + """error-log {dir}/error.log
 access-log {dir}/access.log
 timeout 10
 keepalive-timeout 10
@@ -57,7 +55,7 @@ root {dir}/b
 user #%d
 group #%d
 cgi .cgi
-""" % (UID_USER, UID_USER, UID_A, UID_A, UID_B, UID_B)
+""") % (UID_USER, UID_USER, UID_A, UID_A, UID_B, UID_B)
 
 # Echoes what it was given as JSON: the method, the body (hex), a few
 # meta-variables. Answers a CORS preflight when asked with an Origin.

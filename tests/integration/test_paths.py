@@ -19,21 +19,19 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import (ITKD, UID_USER, UID_A, UID_B, UID_C, Server, done, free_port, get,
+from itkdtest import (RANGES, ITKD, UID_USER, UID_A, UID_B, UID_C, Server, done, free_port, get,
                       mkdir, need_root, ok, skip, wait_for, write)
 
 need_root("test_paths")
 
-GLOBAL = """
+GLOBAL = ("""
 listen 127.0.0.1:{port}
 user #%d
 group #%d
-uid-range 61001 61999
-gid-range 61001 61999
-error-log {dir}/error.log
+""" + RANGES + """error-log {dir}/error.log
 access-log {dir}/access.log
 timeout 5
-""" % (UID_USER, UID_USER)
+""") % (UID_USER, UID_USER)
 
 # Vhost a.test is its owner's: `user owner`, a root below a directory she
 # owns ({dir}/pa). b.test and c.test are two other vhosts.

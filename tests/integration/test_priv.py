@@ -12,11 +12,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import (ITKD, conn_child, read_response, Server, UID_USER, UID_A, UID_B, connect, need_root, ok, done,
+from itkdtest import (tid, ITKD, conn_child, read_response, Server, UID_USER, UID_A, UID_B, connect, need_root, ok, done,
                       fd_targets, proc_status, shared_maps, socket_inodes, tcp_table,
                       two_vhost_conf, two_vhost_roots)
 
-GID_EXTRA = 61005
+GID_EXTRA = tid(5)
 CAP_MONITOR = "00000000000000c0"    # cap_setuid | cap_setgid
 ZERO = "0000000000000000"
 

@@ -22,7 +22,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import (TOP, UID_A, UID_B, UID_USER, done, free_port, mkdir,  # noqa: E402
+from itkdtest import (RANGES_99, TOP, UID_A, UID_B, UID_USER, done, free_port, mkdir,  # noqa: E402
                       need_root, ok, skip, write)
 
 need_root("static build")
@@ -86,9 +86,7 @@ listen 127.0.0.1:%(port)d
 listen 127.0.0.1:%(tlsport)d tls
 user #%(user)d
 group #%(user)d
-uid-range 61001 61099
-gid-range 61001 61099
-timeout 5
+""" + RANGES_99 + """timeout 5
 error-log stderr
 access-log /access.log
 
@@ -266,7 +264,8 @@ def docker_root(steps, root, port):
         text = f.read()
     for theirs, ours in DOCKER_IDS.items():
         text = text.replace("#%s" % theirs, "#%d" % ours)
-    text = re.sub(r"^(uid|gid)-range .*$", r"\1-range 61001 61099", text, flags=re.M)
+    text = re.sub(r"^uid-range .*\n", "", text, flags=re.M)
+    text = re.sub(r"^gid-range .*$", RANGES_99.rstrip("\n"), text, flags=re.M)
     text = re.sub(r"^listen 8080\b", "listen 127.0.0.1:%d" % port, text, flags=re.M)
     with open(conf, "w") as f:
         f.write(text)

@@ -13,7 +13,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import (ITKD, TOP, UID_A, UID_B, UID_USER, Server, child_of_uid, gatekeeper_of, connect, done,
+from itkdtest import (RANGES, ITKD, TOP, UID_A, UID_B, UID_USER, Server, child_of_uid, gatekeeper_of, connect, done,
                       need_root,
                       ok, parse, proc_status, read_response, recv_all,
                       shared_maps, skip,
@@ -27,9 +27,7 @@ listen 127.0.0.1:{port}
 listen 127.0.0.1:{tlsport} tls
 user #%d
 group #%d
-uid-range 61001 61999
-gid-range 61001 61999
-error-log {dir}/error.log
+""" + RANGES + """error-log {dir}/error.log
 access-log {dir}/access.log
 timeout 2
 keepalive-timeout 5

@@ -16,28 +16,26 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import (conn_child, machine_lock, read_response, ITKD, UID_USER, UID_A, UID_B, UID_C, Server, connect, done, mkdir,
+from itkdtest import (RANGES, RANGES_99, tid, conn_child, machine_lock, read_response, ITKD, UID_USER, UID_A, UID_B, UID_C, Server, connect, done, mkdir,
                       need_root, ok, parse, proc_status, raw, recv_all, write)
 
 need_root("userdir")
 
 # name: (uid, gid). itkdu3's uid is outside uid-range, its group inside;
 # itkdu4's primary group is 0; itkdu5 is also in root, adm and itkdug.
-USERS = {"itkdu1": (61011, 61011), "itkdu2": (61012, 61012), "itkdu3": (61211, 61011),
-         "itkdu4": (61014, 0), "itkdu5": (61016, 61011)}
-GROUPS = {"itkdu1": 61011, "itkdu2": 61012, "itkdug": 61015}
+USERS = {"itkdu1": (tid(11), tid(11)), "itkdu2": (tid(12), tid(12)), "itkdu3": (tid(211), tid(11)),
+         "itkdu4": (tid(14), 0), "itkdu5": (tid(16), tid(11))}
+GROUPS = {"itkdu1": tid(11), "itkdu2": tid(12), "itkdug": tid(15)}
 # From /etc/group, through getgrouplist.
 SUPPLEMENTARY = {"itkdu2": "itkdug", "itkdu5": "root,adm,itkdug"}
 CREDCHECK = os.path.join(os.path.dirname(ITKD), "tests", "helpers", "credcheck")
 ENV_CGI = os.path.join(os.path.dirname(ITKD), "tests", "cgi", "env.cgi")
 
-CONF = """
+CONF = ("""
 listen 127.0.0.1:{port}
 user #%d
 group #%d
-uid-range 61001 61099
-gid-range 61001 61099
-error-log {dir}/error.log
+""" + RANGES_99 + """error-log {dir}/error.log
 access-log {dir}/access.log
 timeout 5
 keepalive-timeout 5
@@ -60,7 +58,7 @@ vhost plain.test
 root {dir}/plain
 user #%d
 group #%d
-""" % (UID_USER, UID_USER, UID_A, UID_A, UID_A, UID_A)
+""") % (UID_USER, UID_USER, UID_A, UID_A, UID_A, UID_A)
 
 
 def run(*argv):
@@ -98,13 +96,13 @@ def lay_out(d):
         pub = mkdir(os.path.join(home, "public_html"), uid, gid, 0o700)
         write(os.path.join(pub, "index.html"), "<h1>home of %s</h1>\n" % name, uid, gid, 0o600)
         write(os.path.join(pub, "secret.txt"), "secret of %s\n" % name, uid, gid, 0o600)
-    mkdir(os.path.join(homes, "itkdu1", "public_html", "sub"), 61011, 61011, 0o700)
+    mkdir(os.path.join(homes, "itkdu1", "public_html", "sub"), tid(11), tid(11), 0o700)
     write(os.path.join(homes, "itkdu1", "public_html", "sub", "f.txt"), "sub of itkdu1\n",
-          61011, 61011, 0o600)
+          tid(11), tid(11), 0o600)
     pub2 = os.path.join(homes, "itkdu2", "public_html")
     for src, dst in ((CREDCHECK, "id.cgi"), (ENV_CGI, "env.cgi")):
         shutil.copy(src, os.path.join(pub2, dst))
-        os.chown(os.path.join(pub2, dst), 61012, 61012)
+        os.chown(os.path.join(pub2, dst), tid(12), tid(12))
         os.chmod(os.path.join(pub2, dst), 0o700)
     # A link from itkdu1's tree to itkdu2's 0600 file: itkdu1 cannot read it.
     os.symlink(os.path.join(homes, "itkdu2", "public_html", "secret.txt"),
@@ -206,8 +204,8 @@ def serve_users(srv):
 def groups_and_cgi(srv):
     """The user's groups as initgroups would set them, and a user's CGI
     program runs as that user, seen from inside."""
-    for name, want in (("itkdu1", {"61011"}), ("itkdu2", {"61012", "61015"}),
-                       ("itkdu5", {"61011", "61015"})):
+    for name, want in (("itkdu1", {str(tid(11))}), ("itkdu2", {str(tid(12)), str(tid(15))}),
+                       ("itkdu5", {str(tid(11)), str(tid(15))})):
         quiet(srv)
         s = connect(srv.port)
         try:
@@ -227,10 +225,10 @@ def groups_and_cgi(srv):
         f[k] = v.strip()
     ok("/~itkdu2/id.cgi: runs", r and r[0] == 200, repr(r))
     ok("/~itkdu2/id.cgi: Uid and Gid are itkdu2's, all four",
-       f.get("Uid", "").split() == ["61012"] * 4 and f.get("Gid", "").split() == ["61012"] * 4,
+       f.get("Uid", "").split() == [str(tid(12))] * 4 and f.get("Gid", "").split() == [str(tid(12))] * 4,
        repr(f))
-    ok("/~itkdu2/id.cgi: groups 61012 61015, no capabilities, no_new_privs",
-       set(f.get("Groups", "").split()) == {"61012", "61015"} and
+    ok("/~itkdu2/id.cgi: groups tid(12) tid(15), no capabilities, no_new_privs",
+       set(f.get("Groups", "").split()) == {str(tid(12)), str(tid(15))} and
        all(f.get(c) == "0" * 16 for c in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"))
        and f.get("NoNewPrivs") == "1", repr(f))
     pub = os.path.join(srv.dir, "home", "itkdu2", "public_html")
@@ -299,8 +297,8 @@ def no_enumeration(srv):
 
 
 def never_root_or_out_of_range(srv):
-    for path, uid in (("/~root/", 0), ("/~itkdu3/", 61211), ("/~itkdu3/secret.txt", 61211),
-                      ("/~itkdu4/secret.txt", 61014)):
+    for path, uid in (("/~root/", 0), ("/~itkdu3/", tid(211)), ("/~itkdu3/secret.txt", tid(211)),
+                      ("/~itkdu4/secret.txt", tid(14))):
         resp, ids = served_as(srv, path)
         ok("%s: 404" % path, status_of(resp) == 404, repr(resp))
         ok("%s: the child never runs as %d (it is the vhost's %d)" % (path, uid, UID_A),
@@ -332,8 +330,8 @@ def userdir_symlink(srv, homes):
     she can read (refused by the kernel: 404, as for no userdir)."""
     home = os.path.join(homes, "itkdu1")
     pub = os.path.join(home, "public_html")
-    other = mkdir(os.path.join(home, "other"), 61011, 61011, 0o700)
-    write(os.path.join(other, "x.txt"), "other tree of itkdu1\n", 61011, 61011, 0o600)
+    other = mkdir(os.path.join(home, "other"), tid(11), tid(11), 0o700)
+    write(os.path.join(other, "x.txt"), "other tree of itkdu1\n", tid(11), tid(11), 0o600)
     os.rename(pub, pub + ".real")
     os.symlink(other, pub)
     try:
@@ -442,9 +440,8 @@ def owner_refusals(srv):
     d = srv.dir
     mkdir(os.path.join(d, "rootowned"))
     conf = os.path.join(d, "owner0.conf")
-    text = ("listen 127.0.0.1:%d\nuser #%d\ngroup #%d\n"
-            "uid-range 61001 61999\ngid-range 61001 61999\n"
-            "vhost r.test\nroot %s/rootowned\nuser owner\ngroup owner\n"
+    text = (("listen 127.0.0.1:%d\nuser #%d\ngroup #%d\n" + RANGES +
+             "vhost r.test\nroot %s/rootowned\nuser owner\ngroup owner\n")
             % (srv.port, UID_USER, UID_USER, d))
     with open(conf, "w") as f:
         f.write(text)
@@ -457,9 +454,9 @@ def owner_refusals(srv):
     ok("itkd -t: group owner of a gid-0 root fails with file:line (line 9)",
        r.returncode == 1 and (conf + ":9:") in r.stderr, repr(r))
     # Owned by a uid outside uid-range.
-    os.chown(os.path.join(d, "rootowned"), 61211, 61011)
+    os.chown(os.path.join(d, "rootowned"), tid(211), tid(11))
     with open(conf, "w") as f:
-        f.write(text.replace("uid-range 61001 61999", "uid-range 61001 61099"))
+        f.write(text.replace(RANGES, RANGES_99))
     r = run(ITKD, "-t", "-c", conf)
     ok("itkd -t: user owner outside uid-range fails with file:line",
        r.returncode == 1 and re.search(re.escape(conf) + r":\d+:", r.stderr), repr(r))
