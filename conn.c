@@ -143,30 +143,12 @@ wait_fd(struct conn *c, short events)
 int
 conn_wait_readable(struct conn *c)
 {
-	ssize_t n;
-
 	if (c->rlen > c->rpos || (c->tls && tls_pending(c->tls) > 0))
 		return 1;
-	/* Plain TCP: try the read first. The socket is non-blocking, and a
-	 * busy client's next request is often there already: then the poll
-	 * before it would be a wasted call. */
-	if (!c->tls && !c->error) {
-		if (c->rlen == 0)
-			c->rpos = 0;
-		do
-			n = read(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen);
-		while (n < 0 && errno == EINTR);
-		if (n > 0) {
-			c->rlen += (size_t)n;
-			return 1;
-		}
-		if (n == 0)
-			return 0;       /* the client closed: nothing to wait for */
-		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			c->error = 1;
-			return -1;
-		}
-	}
+	/* Wait, then read (conn_fill), rather than read first: a client
+	 * that waits for each answer has never sent its next request by
+	 * now, and the read would fail (EAGAIN) before the poll every
+	 * time. A pipelining client's next request is already in rbuf. */
 	return wait_fd(c, POLLIN);
 }
 

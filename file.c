@@ -755,7 +755,7 @@ struct rep {
 	struct stat st;
 	const char *type;
 	const char *encoding;   /* "br", "gzip" or NULL */
-	int vary;               /* a sibling exists */
+	int vary;               /* a sibling was found and is sent */
 	char etag[ETAG_MAX];
 	char lastmod[40];
 };
@@ -848,24 +848,6 @@ open_sibling(struct path_res *res, int rootfd, const char *suffix,
 	return fd;
 }
 
-static int
-sibling_exists(struct path_res *res, int rootfd, const char *suffix)
-{
-	ssize_t n = sibling_name(res->fs, suffix);
-	struct stat st;
-	int fd, found = 0;
-
-	if (n < 0)
-		return 0;
-	/* Mostly absent: one openat2 (ENOENT), as a stat was. */
-	if ((fd = path_open(rootfd, res->script_name, O_PATH)) >= 0) {
-		found = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-		close(fd);
-	}
-	res->fs[n] = '\0';
-	return found;
-}
-
 /* Lower-case hex of v at p; returns the end. */
 static char *
 hex_u64(char *p, unsigned long long v)
@@ -905,16 +887,18 @@ static int
 rep_open(struct rep *rp, const struct exchange *ex, struct path_res *res)
 {
 	const char *ae = http_field(ex->r, "Accept-Encoding");
-	int has_br = sibling_exists(res, ex->rootfd, ".br");
-	int has_gz = sibling_exists(res, ex->rootfd, ".gz");
-	int qbr = has_br && ae ? accept_q(ae, "br") : 0;
-	int qgz = has_gz && ae ? accept_q(ae, "gzip") : 0;
+	int qbr = ae ? accept_q(ae, "br") : 0;
+	int qgz = ae ? accept_q(ae, "gzip") : 0;
 
-	if (has_gz && ae && qgz == 0)
+	if (ae && qgz == 0)
 		qgz = accept_q(ae, "x-gzip");
+	/* Siblings are looked for only for a client that takes one: for
+	 * any other, identity is the answer whatever exists, and two
+	 * failing lookups per request were most of a kept-alive request's
+	 * system calls. Vary goes with what was found: an identity answer
+	 * kept by a cache without it is still right for every client. */
 	memset(rp, 0, sizeof(*rp));
 	rp->fd = -1;
-	rp->vary = has_br || has_gz;
 	rp->type = file_mime(res->fs);
 	if (qbr > 0 && qbr >= qgz &&
 	    (rp->fd = open_sibling(res, ex->rootfd, ".br", &rp->st)) >= 0)
@@ -922,12 +906,17 @@ rep_open(struct rep *rp, const struct exchange *ex, struct path_res *res)
 	else if (qgz > 0 &&
 	    (rp->fd = open_sibling(res, ex->rootfd, ".gz", &rp->st)) >= 0)
 		rp->encoding = "gzip";
+	else if (qbr > 0 && qbr < qgz &&
+	    (rp->fd = open_sibling(res, ex->rootfd, ".br", &rp->st)) >= 0)
+		rp->encoding = "br";
+	rp->vary = rp->encoding != NULL;
 	/* Again by the kernel beneath the root: what path_resolve saw may
 	 * have been swapped since, but only for something in the tree. */
-	else if ((rp->fd = path_open(ex->rootfd, res->script_name,
+	if (rp->fd < 0 && (rp->fd = path_open(ex->rootfd, res->script_name,
 	    O_RDONLY | O_NONBLOCK)) < 0)
 		return path_errno_status(errno);
-	else if (fstat(rp->fd, &rp->st) != 0 || !S_ISREG(rp->st.st_mode)) {
+	if (rp->encoding == NULL &&
+	    (fstat(rp->fd, &rp->st) != 0 || !S_ISREG(rp->st.st_mode))) {
 		close(rp->fd);
 		rp->fd = -1;
 		return 403;
