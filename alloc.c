@@ -2,7 +2,7 @@
  *
  * Why not the C library's: each fork copies, and each connection process's
  * exit tears down, every mapping the master holds: about 1.2 us a mapping
- * on the benchmark machine (issue 8). musl's malloc keeps even a small heap
+ * on the benchmark machine. musl's malloc keeps even a small heap
  * in four mappings of its own (its metadata in a brk area behind a guard
  * page, and mmap'd groups). These blocks live in the bss, which is mapped
  * anyway; a one-request connection costs some 7 us less for it

@@ -882,6 +882,88 @@ etag_of(char etag[ETAG_MAX], const struct stat *st)
 	*p = '\0';
 }
 
+/* ---- the file the last request was sent, kept open ---- */
+
+/* A client that asks for the same file again on this connection (a
+ * poller, a reload, a benchmark) costs one fstatat proving the name still
+ * leads to the very file held open, instead of a path walk, an openat2,
+ * an fstat and a close. The fd was opened beneath the root like any
+ * other; the fstatat only tells whether it is still the answer: any
+ * change of the name's target or of the file (inode, size, mtime, ctime,
+ * which a chmod or chown moves) and the request takes the full way. */
+#define KEPT_PATH_MAX   256     /* longer names are not kept: a page less */
+
+static struct {
+	int fd;                 /* -1: none */
+	int rootfd;             /* beneath which it was opened */
+	const char *docroot;
+	struct rep rp;
+	char path[KEPT_PATH_MAX];       /* ex->path it answered */
+} kept = { .fd = -1 };
+
+static int
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	    a->st_mode == b->st_mode && a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* Whether the answer can be the identity file without looking for a
+ * sibling: the client takes neither br nor gzip. */
+static int
+takes_identity_only(const struct http_request *r)
+{
+	const char *ae = http_field(r, "Accept-Encoding");
+
+	return ae == NULL || (accept_q(ae, "br") == 0 &&
+	    accept_q(ae, "gzip") == 0 && accept_q(ae, "x-gzip") == 0);
+}
+
+int
+file_kept(const struct exchange *ex)
+{
+	struct stat now;
+
+	if (kept.fd < 0 || kept.rootfd != ex->rootfd ||
+	    kept.docroot != ex->docroot || strcmp(kept.path, ex->path) != 0 ||
+	    !takes_identity_only(ex->r))
+		return 0;
+	/* ex->path starts with '/': relative to the root, without it. */
+	if (fstatat(ex->rootfd, ex->path + 1, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    same_file(&now, &kept.rp.st))
+		return 1;
+	close(kept.fd);
+	kept.fd = -1;
+	return 0;
+}
+
+/* Keep rp (its fd now the kept one) if it is the plain file ex->path
+ * names; else close it. */
+static void
+keep_or_close(const struct exchange *ex, const struct path_res *res,
+    const struct rep *rp)
+{
+	if (rp->fd == kept.fd)
+		return;
+	if (ex->close || rp->encoding != NULL || res == NULL ||
+	    strcmp(res->script_name, ex->path) != 0 ||
+	    strlen(ex->path) >= sizeof(kept.path)) {
+		close(rp->fd);
+		return;
+	}
+	if (kept.fd >= 0)
+		close(kept.fd);
+	kept.fd = rp->fd;
+	kept.rootfd = ex->rootfd;
+	kept.docroot = ex->docroot;
+	kept.rp = *rp;
+	memcpy(kept.path, ex->path, strlen(ex->path) + 1);
+}
+
 /* Pick and open what to send: 0, or 403/404. */
 static int
 rep_open(struct rep *rp, const struct exchange *ex, struct path_res *res)
@@ -1264,10 +1346,12 @@ file_serve(struct exchange *ex, struct path_res *res)
 
 	if (ex->r->method != HTTP_GET && ex->r->method != HTTP_HEAD)
 		return other_method(ex);
-	if (res->is_dir)
+	if (res != NULL && res->is_dir)
 		return ex->vh != NULL && ex->vh->autoindex ?
 		    send_listing(ex, res) : error_answer(ex, 403, -1);
-	if ((st = rep_open(&rp, ex, res)) != 0)
+	if (res == NULL)
+		rp = kept.rp;           /* file_kept said it still is the file */
+	else if ((st = rep_open(&rp, ex, res)) != 0)
 		return error_answer(ex, st, -1);
 	st = preconditions(ex, rp.etag, rp.st.st_mtime);
 	if (st == 304)
@@ -1276,6 +1360,6 @@ file_serve(struct exchange *ex, struct path_res *res)
 		st = error_answer(ex, 412, -1);
 	else
 		st = send_file(ex, &rp);
-	close(rp.fd);
+	keep_or_close(ex, res, &rp);
 	return st;
 }

@@ -10,6 +10,10 @@ struct path_res;
  * ex->bytes, ex->close. Returns 0, or -1 if the connection must close now.
  * res->fs is borrowed to name the .br/.gz siblings, and given back. */
 int file_serve(struct exchange *ex, struct path_res *res);
+/* Whether ex->path is the file the last request on this connection was
+ * sent, still open and still what the name leads to (one fstatat): then
+ * file_serve(ex, NULL) sends it without resolving the path again. */
+int file_kept(const struct exchange *ex);
 
 /* Answer with status: the vhost's error-page if any (served as itself, the
  * status kept), else a short built-in page. 405 adds Allow, 503 Retry-After.

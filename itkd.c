@@ -775,7 +775,7 @@ master_loop(void)
 }
 
 /* A connection process runs on in the master's stack page where fork
- * left it, and each further page it writes is a page fault (issue 8).
+ * left it, and each further page it writes is a page fault.
  * Where that page ends depends on the random offset the kernel gives the
  * stack: a connection's own frames (under 2 KiB for a static file) fitted
  * in it or not from one start to the next. Start the loop at the top of a
@@ -827,7 +827,7 @@ load_all(const char *path, int check_only)
 	/* Called without a mime-types file too, as reload does: its
 	 * variables are then written here, in the master, and a connection
 	 * process reads them through the page it inherits instead of taking
-	 * a page fault for them (issue 8). */
+	 * a page fault for them. */
 	if (file_mime_load(cfg.mime_types, err, sizeof(err)) < 0)
 		goto err;
 	for (i = 0; config_warning(&cfg, &i, err, sizeof(err));)

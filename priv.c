@@ -600,7 +600,7 @@ drop_bound(void)
 /* Exactly the capabilities in `caps` in P and E, inheritable empty: one
  * capset(2). Not libcap's cap_init/cap_set_proc: those malloc, and a
  * connection process that mallocs dirties the heap pages it shares with
- * the master (two more private pages per process, issue 8's PSS). */
+ * the master (two more private pages per process: PSS). */
 static int
 set_caps(const cap_value_t *caps, int ncaps)
 {

@@ -55,7 +55,7 @@
 
 /* The state of the connection: everything static, nothing on the heap.
  * Each page a connection process writes is one more page fault and one
- * more private page (1.5-2 us each here, issue 8). So the small state
+ * more private page (1.5-2 us each here). So the small state
  * comes first in one page-aligned struct, then conn, whose small fields
  * come before its buffers: all of it and the start of rbuf, what a small
  * request is read into, share one page. */
@@ -206,16 +206,18 @@ dispatch(struct exchange *ex)
 {
 	/* Static, like file.c's: 12 KiB on the stack put every frame below
 	 * it on pages of their own, each one more private page per process
-	 * (PSS of a connection process, issue 8). */
+	 * (PSS of a connection process). */
 	static _Alignas(4096) struct path_res res;     /* as req, above */
 	struct body b;
-	int st;
+	int st, kept;
 
 	if ((st = access_check(ex)) != 0)      /* redirect, allow, auth */
 		return st;
-	st = ex->path[0] == '\0' ? 301 : path_resolve(&res, ex->vh, ex->rootfd,
-	    ex->docroot, ex->path);
-	if (st == 0 && (res.cgi != NULL || res.in_cgi_dir))
+	/* The same static file as the last request: no path walk. */
+	kept = ex->path[0] != '\0' && file_kept(ex);
+	st = kept ? 0 : ex->path[0] == '\0' ? 301 :
+	    path_resolve(&res, ex->vh, ex->rootfd, ex->docroot, ex->path);
+	if (!kept && st == 0 && (res.cgi != NULL || res.in_cgi_dir))
 		return cgi_serve(ex, &res);
 	/* Not a program: the body, if any, is read and dropped first so the
 	 * next request on the connection starts where it should. */
@@ -229,7 +231,7 @@ dispatch(struct exchange *ex)
 		return redirect_dir(ex);
 	if (st != 0)
 		return st;
-	return file_serve(ex, &res);      /* its methods: file_serve's */
+	return file_serve(ex, kept ? NULL : &res); /* its methods: file_serve's */
 }
 
 /* Whether `/~name` names a user must not show: an unknown name runs as

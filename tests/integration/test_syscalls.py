@@ -1,0 +1,223 @@
+"""System calls, counted: they do not change between machines the way
+times do. And the file kept open between requests (which is what makes a
+repeated request cheap) never serves what its name no longer leads to. A kept-alive request for a static file makes at most 5 and none
+that fails when there is nothing to find (no sibling asked for: the client
+sends no Accept-Encoding); a one-request connection's processes stay within
+their budgets. Counted with strace on the real processes."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from itkdtest import (RANGES, UID_A, UID_B, UID_USER, Server, conn_child, connect, done, mkdir,  # noqa: E402
+                      need_root, ok, read_response, skip, wait_for, write)
+
+need_root("system call counts")
+
+CONF = """
+listen 127.0.0.1:{port}
+user #%d
+group #%d
+""" % (UID_USER, UID_USER) + RANGES + """error-log {dir}/error.log
+access-log off
+timeout 5
+vhost a.test
+root {dir}/a
+user #%d
+group #%d
+vhost b.test
+root {dir}/b
+user #%d
+group #%d
+""" % (UID_A, UID_A, UID_B, UID_B)
+REQ = b"GET /1k.html HTTP/1.1\r\nHost: a.test\r\n\r\n"
+N = 8
+
+
+def have_strace():
+    if shutil.which("strace"):
+        return True
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "strace"],
+                   env=env, capture_output=True)
+    return bool(shutil.which("strace"))
+
+
+def traced(pids, out, follow=False):
+    """strace attached to pids, writing to out; returns the Popen once the
+    kernel shows the tracer attached."""
+    args = ["strace", "-qq", "-o", out] + (["-f"] if follow else [])
+    for p in pids:
+        args += ["-p", str(p)]
+    st = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def attached():
+        try:
+            with open("/proc/%d/status" % pids[0]) as f:
+                return re.search(r"^TracerPid:\s+[1-9]", f.read(), re.M) is not None
+        except OSError:
+            return False
+    wait_for(attached, 5)
+    return st
+
+
+def stop(st):
+    st.send_signal(signal.SIGINT)
+    try:
+        st.wait(5)
+    except subprocess.TimeoutExpired:
+        st.kill()
+        st.wait()
+
+
+def calls(path):
+    """(pid, name, failed) of every completed system call in an strace -o file."""
+    rows = []
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"(?:(\d+) +)?(?:<\.\.\. (\w+) resumed>|(\w+)\()", line)
+            if not m or "<unfinished ...>" in line or "<detached" in line:
+                continue
+            name = m.group(2) or m.group(3)
+            rows.append((int(m.group(1) or 0), name, re.search(r"\) += -1 ", line) is not None))
+    return rows
+
+
+def keepalive(srv):
+    s = connect(srv.port)
+    s.sendall(REQ)
+    first = read_response(s)
+    pid = conn_child(srv, s)
+    ok("keep-alive: first answer 200", first[:12] == b"HTTP/1.1 200" and pid, first[:40])
+    if not pid:
+        return
+    out = os.path.join(srv.dir, "ka.strace")
+    st = traced([pid], out)
+    good = 0
+    for _ in range(N):
+        s.sendall(REQ)
+        r = read_response(s)
+        good += r[:12] == b"HTTP/1.1 200" and r.endswith(b"x" * 64)
+    # The process is back waiting for the next request: let strace see the
+    # poll start, then detach.
+    time.sleep(0.2)
+    stop(st)
+    s.close()
+    rows = calls(out)
+    names = {}
+    for _, n, _f in rows:
+        names[n] = names.get(n, 0) + 1
+    failed = [n for _, n, f in rows if f]
+    per = len(rows) / N
+    print("# kept-alive 1 KiB request: %.2f system calls: %s" % (
+        per, ", ".join("%s %.2g" % (k, v / N) for k, v in sorted(names.items()))))
+    ok("keep-alive: %d answers while traced" % N, good == N, good)
+    ok("keep-alive: at most 5 system calls per static request (%.2f)" % per, per <= 5,
+       names)
+    ok("keep-alive: no failing system call", failed == [], failed)
+
+
+def one_connection(srv):
+    """Per connection, by process: master, monitor, gatekeeper."""
+    out = os.path.join(srv.dir, "conn.strace")
+    st = traced([srv.proc.pid], out, follow=True)
+    s = connect(srv.port)
+    s.sendall(b"GET /1k.html HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+    r = read_response(s)
+    s.close()
+    wait_for(lambda: not srv.children(), 5)
+    time.sleep(0.2)
+    stop(st)
+    rows = calls(out)
+    pids = []
+    for p, _n, _f in rows:
+        if p not in pids:
+            pids.append(p)
+    master = srv.proc.pid
+    role = {master: "master"}
+    # In order of appearance: the master's child (monitor), then its child.
+    others = [p for p in pids if p != master]
+    if len(others) >= 2:
+        role[others[0]], role[others[1]] = "monitor", "gatekeeper"
+    count = {}
+    for p, _n, _f in rows:
+        count[role.get(p, "other")] = count.get(role.get(p, "other"), 0) + 1
+    print("# one-request connection: %s" % ", ".join("%s %d" % kv for kv in sorted(count.items())))
+    ok("connection: answered", r[:12] == b"HTTP/1.1 200", r[:40])
+    # Budgets: today's counts with a little room, so a change that adds
+    # calls to every connection shows here.
+    for name, most in (("master", 12), ("monitor", 48), ("gatekeeper", 28)):
+        ok("connection: %s makes at most %d system calls (%d)" % (name, most, count.get(name, 0)),
+           0 < count.get(name, 0) <= most, count)
+
+
+def body(s, path):
+    s.sendall(("GET %s HTTP/1.1\r\nHost: a.test\r\n\r\n" % path).encode())
+    r = read_response(s)
+    head, _, b = r.partition(b"\r\n\r\n")
+    return head[9:12].decode(errors="replace"), b
+
+
+def kept_file(srv):
+    """Each request on one connection, after the owner changed the file:
+    the answer is what the name leads to now."""
+    a = os.path.join(srv.dir, "a")
+    f = os.path.join(a, "k.txt")
+    write(f, "one\n", UID_A, UID_A, 0o600)
+    s = connect(srv.port)
+    try:
+        ok("kept: first answer", body(s, "/k.txt") == ("200", b"one\n"))
+        ok("kept: asked again, same answer", body(s, "/k.txt") == ("200", b"one\n"))
+        # Replaced by a rename: another inode at the name.
+        write(f + ".new", "two!\n", UID_A, UID_A, 0o600)
+        os.rename(f + ".new", f)
+        r = body(s, "/k.txt")
+        ok("kept: renamed over: the new file", r == ("200", b"two!\n"), r)
+        # Rewritten in place, same size, same inode: mtime and ctime move.
+        with open(f, "r+") as fh:
+            fh.write("TWO!\n")
+        r = body(s, "/k.txt")
+        ok("kept: rewritten in place: the new bytes", r == ("200", b"TWO!\n"), r)
+        # The owner takes read permission away.
+        os.chmod(f, 0o000)
+        r = body(s, "/k.txt")
+        ok("kept: chmod 000: refused, not the open file", r[0] == "403", r)
+        os.chmod(f, 0o600)
+        ok("kept: readable again", body(s, "/k.txt") == ("200", b"TWO!\n"))
+        # The owner swaps the name for a symlink to another vhost's file.
+        os.unlink(f)
+        os.symlink(os.path.join(srv.dir, "b", "secret.txt"), f)
+        r = body(s, "/k.txt")
+        ok("kept: swapped for a symlink out of the root: never b's file",
+           r[0] in ("403", "404") and b"secret of b" not in r[1], r)
+        os.unlink(f)
+        r = body(s, "/k.txt")
+        ok("kept: deleted: 404", r[0] == "404", r)
+    finally:
+        s.close()
+
+
+def main():
+    if not have_strace():
+        skip("system call counts", "no strace and it cannot be installed")
+        done()
+    srv = Server(CONF, name="sc", start=False)
+    root = mkdir(os.path.join(srv.dir, "a"), UID_A, UID_A, 0o700)
+    write(os.path.join(root, "1k.html"), "x" * 1024, UID_A, UID_A, 0o600)
+    broot = mkdir(os.path.join(srv.dir, "b"), UID_B, UID_B, 0o700)
+    write(os.path.join(broot, "secret.txt"), "secret of b\n", UID_B, UID_B, 0o600)
+    srv.start()
+    try:
+        keepalive(srv)
+        one_connection(srv)
+        kept_file(srv)
+    finally:
+        srv.stop()
+    done()
+
+
+main()
