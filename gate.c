@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -150,6 +151,31 @@ send_all(int fd, const void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* The message and the bytes behind it in one sendmsg (one system call
+ * per connection less than two sends); a short send goes on with send_all. */
+static int
+send_msg_and_bytes(int fd, const struct gate_msg *m, const char *bytes,
+    size_t len)
+{
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)m, .iov_len = sizeof(*m) },
+		{ .iov_base = (void *)bytes, .iov_len = len },
+	};
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	ssize_t n;
+
+	do
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	if ((size_t)n < sizeof(*m))
+		return send_all(fd, (const char *)m + n, sizeof(*m) - (size_t)n) < 0 ||
+		    send_all(fd, bytes, len) < 0 ? -1 : 0;
+	n -= (ssize_t)sizeof(*m);
+	return send_all(fd, bytes + n, len - (size_t)n);
 }
 
 /* The monitor's one answer, before the deadline: 0, or -1 if it went
@@ -306,8 +332,7 @@ gate_run(const struct config *cfg, struct tls_keys *keys,
 	m.nbytes = (uint32_t)(gc.rlen - gc.rpos);
 	gate_userdir_name(vh, greq.path, m.user);
 	m.client = client;
-	if (send_all(sp, &m, sizeof(m)) < 0 ||
-	    send_all(sp, gc.rbuf + gc.rpos, m.nbytes) < 0)
+	if (send_msg_and_bytes(sp, &m, gc.rbuf + gc.rpos, m.nbytes) < 0)
 		gate_exit(0);
 	priv_trace("gatekeeper: vhost chosen, request handed on");
 	/* 6. The monitor's word: go on, or answer this status (its vhost's
