@@ -451,9 +451,10 @@ close_fds(const int *fds, int n)
 }
 
 /* Exactly len bytes from fd (a socketpair end) before the deadline; 0, or
- * -1 on EOF, error or timeout. */
+ * -1 on EOF, error or timeout. `sent`: the bytes should be there already
+ * (they came with the message), so read before waiting, not after. */
 static int
-recv_exact(int fd, void *buf, size_t len, int64_t deadline)
+recv_exact(int fd, void *buf, size_t len, int64_t deadline, int sent)
 {
 	char *p = buf;
 	ssize_t n;
@@ -461,8 +462,9 @@ recv_exact(int fd, void *buf, size_t len, int64_t deadline)
 	while (len > 0) {
 		struct pollfd pf = { .fd = fd, .events = POLLIN };
 		int64_t left = deadline - clock_ms();
-		if (left <= 0 || poll(&pf, 1, (int)left) <= 0)
+		if (!sent && (left <= 0 || poll(&pf, 1, (int)left) <= 0))
 			return -1;
+		sent = 0;
 		n = recv(fd, p, len, MSG_DONTWAIT);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
@@ -534,7 +536,7 @@ monitor_start(const struct config *cfg, struct tls_keys *keys,
 	 *    gatekeeper's own deadline is `timeout`; a second more is its
 	 *    time to send. */
 	if (recv_exact(sp[0], m, sizeof(*m),
-	    clock_ms() + (int64_t)cfg->timeout * 1000 + 1000) < 0) {
+	    clock_ms() + (int64_t)cfg->timeout * 1000 + 1000, 0) < 0) {
 		/* It answered the client itself, or the client left. */
 		(void)waitpid(pid, NULL, 0);
 		_exit(0);
@@ -689,7 +691,7 @@ serve_connection(const struct config *cfg, struct tls_keys *keys,
 
 	/* Stage 2: only now the request's bytes, as the vhost. */
 	conn_deadline(&cs.conn, cfg->timeout);
-	if (recv_exact(sp, cs.conn.rbuf, m.nbytes, cs.conn.deadline) < 0)
+	if (recv_exact(sp, cs.conn.rbuf, m.nbytes, cs.conn.deadline, 1) < 0)
 		_exit(1);
 	cs.conn.rlen = m.nbytes;
 	if (!m.tls)
