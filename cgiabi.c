@@ -97,10 +97,12 @@ report(const struct scan *s, int line, const char *what, const char *via,
 	if (elf_compare(abi, &s->self) == ELF_COMPAT)
 		why = "the seccomp filter allows only itkd's own system call "
 		    "ABI, so the kernel kills it at its first system call "
-		    "(SIGSYS) and the client gets 502";
+		    "(SIGSYS) and the client gets 502 (a kernel built without "
+		    "that ABI refuses its exec: 500)";
 	else
 		why = "this kernel cannot run it unless binfmt_misc hands it "
-		    "to an emulator: its exec fails and the client gets 502";
+		    "to an emulator: its exec fails (ENOEXEC) and the client "
+		    "gets 500";
 	elf_describe(abi, prog, sizeof(prog));
 	elf_describe(&s->self, own, sizeof(own));
 	if (via[0] != '\0')
