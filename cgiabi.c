@@ -87,11 +87,26 @@ program_abi(int fd, struct elf_abi *abi, char *via, size_t vialen)
 	return 0;
 }
 
-static void
-report(const struct scan *s, int line, const char *what, const char *via,
-    const struct elf_abi *abi)
+/* src for a log line: a file name in a vhost's tree, or a #! line, is its
+ * owner's choice, and a newline or an escape sequence in it must not
+ * forge a line or reach a terminal. Returns dst. */
+static const char *
+printable(char *dst, size_t cap, const char *src)
 {
-	char prog[64], own[64];
+	size_t i;
+
+	for (i = 0; src[i] != '\0' && i + 1 < cap; i++)
+		dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f ? '?' :
+		    src[i];
+	dst[i] = '\0';
+	return dst;
+}
+
+static void
+report(const struct scan *s, int line, const char *what_raw,
+    const char *via_raw, const struct elf_abi *abi)
+{
+	char prog[64], own[64], what[PATH_MAX + 32], via[PATH_MAX];
 	const char *why;
 
 	if (elf_compare(abi, &s->self) == ELF_COMPAT)
@@ -105,6 +120,8 @@ report(const struct scan *s, int line, const char *what, const char *via,
 		    "gets 500";
 	elf_describe(abi, prog, sizeof(prog));
 	elf_describe(&s->self, own, sizeof(own));
+	printable(what, sizeof(what), what_raw);
+	printable(via, sizeof(via), via_raw);
 	if (via[0] != '\0')
 		fprintf(s->out, "itkd: %s:%d: warning: %s runs %s (#!), a %s "
 		    "ELF, and itkd is %s: %s\n", s->cfg->path, line, what, via,

@@ -97,6 +97,8 @@ try:
     os.symlink("/dev/zero", os.path.join(www, "zero.cgi"))     # out of the tree
     # Foreign ones, found below root and below the cgi-dir.
     put(os.path.join(www, "deep", "er", "old.cgi"), elf32(EM_386))
+    # A name its owner chose to forge a log line and colour a terminal.
+    put(os.path.join(www, "deep", "x\x1b[31m\nitkd: forged.cgi"), elf32(EM_386))
     put(os.path.join(www, "cgi-bin", "sub", "tool"), elf32(EM_ARM))
     put(os.path.join(www, "cgi-bin", "wrapped"),
         b"#!" + mips.encode() + b" -x\nprint(1)\n")
@@ -153,7 +155,13 @@ cgi-dir /cgi-bin/
              if n in ln]
     ok("cgiabi: no warning for native programs, non-executables, a FIFO or a symlink "
        "out of the tree", quiet == [], quiet)
-    ok("cgiabi: nothing else is warned about", len(lines) == 5 if native == EM_X86_64
+    if native == EM_X86_64:
+        warned("a program whose name holds a newline and an escape, printed with '?'",
+               "cgi program %s/deep/x?[31m?itkd: forged.cgi is a 32-bit x86 (i386)" % www,
+               "cgi .cgi", ["502"])
+    ok("cgiabi: no control byte reaches the output", "\x1b" not in err and
+       not any(ln.startswith("itkd: forged") for ln in lines), err)
+    ok("cgiabi: nothing else is warned about", len(lines) == 6 if native == EM_X86_64
        else True, err)
 
     # The control: the same config, nothing foreign in it, says nothing.
@@ -167,6 +175,21 @@ cgi-dir /cgi-bin/
     rc, out, err = check(plain)
     ok("cgiabi: a config of native programs gets no warning",
        rc == 0 and "warning" not in err, (rc, err))
+
+    # Eleven foreign programs: eight named, then a count.
+    many = os.path.join(d, "many")
+    os.makedirs(many)
+    for i in range(11):
+        put(os.path.join(many, "p%02d.cgi" % i), elf32(EM_386))
+    with open(plain, "w") as f:
+        f.write("\n".join(ln if not ln.startswith("root ") else "root " + many
+                          for ln in text.splitlines()
+                          if not ln.startswith(("cgi .php", "cgi .pl", "cgi-dir"))) + "\n")
+    rc, out, err = check(plain)
+    named = [ln for ln in err.splitlines() if "warning: cgi program" in ln]
+    more = [ln for ln in err.splitlines() if "and 3 more cgi programs below %s" % many in ln]
+    ok("cgiabi: at most 8 programs of a vhost are named, then how many more",
+       rc == 0 and len(named) == 8 and len(more) == 1, err)
 finally:
     if os.environ.get("ITKD_KEEP") is None:
         shutil.rmtree(d, ignore_errors=True)
