@@ -21,9 +21,10 @@ export ASAN_OPTIONS  = log_path=$(CURDIR)/tests/tmp/san/report
 export UBSAN_OPTIONS = log_path=$(CURDIR)/tests/tmp/san/report:print_stacktrace=1
 endif
 
-SRC  = alloc.c itkd.c score.c serve.c gate.c proxy.c conn.c body.c http.c vhost.c priv.c path.c file.c cgi.c log.c tls.c access.c auth.c handoff.c cgiabi.c elfabi.c
+SRC  = alloc.c itkd.c score.c serve.c gate.c proxy.c conn.c body.c http.c vhost.c priv.c path.c file.c cgi.c log.c tls.c access.c auth.c handoff.c
 OBJ  = $(SRC:%.c=$(O)/%.o)
 HDR  = $(wildcard *.h)
+SRC += cgiabi.c elfabi.c  # the CGI programs' ABI, checked by itkd -t
 
 UNIT = $(patsubst %.c,%,$(wildcard tests/unit_*.c))
 HELPERS = $(patsubst %.c,%,$(wildcard tests/helpers/*.c))
