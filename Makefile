@@ -24,7 +24,8 @@ endif
 SRC  = alloc.c itkd.c score.c serve.c gate.c proxy.c conn.c body.c http.c vhost.c priv.c path.c file.c cgi.c log.c tls.c access.c auth.c handoff.c
 OBJ  = $(SRC:%.c=$(O)/%.o)
 HDR  = $(wildcard *.h)
-SRC += cgiabi.c elfabi.c  # the CGI programs' ABI, checked by itkd -t
+# itkd -t's check of the CGI programs' system call ABI
+SRC += cgiabi.c elfabi.c
 
 UNIT = $(patsubst %.c,%,$(wildcard tests/unit_*.c))
 HELPERS = $(patsubst %.c,%,$(wildcard tests/helpers/*.c))
