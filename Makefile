@@ -139,8 +139,9 @@ install-static:
 	    "run make static$(if $(TARGET), TARGET=$(TARGET)) first" >&2; exit 1; }
 	$(install_data)
 	install -m 0755 $(STATIC_BIN) $(DESTDIR)$(PREFIX)/sbin/itkd
+.PHONY: install-static
 
-.PHONY: all deps check run clean static install install-static fuzz
+.PHONY: all deps check run clean static install fuzz
 
 # make bench [QUICK=1]: itkd against Apache + mpm-itk on loopback (bench/run),
 # results in bench/results/. Not part of `make check`.
