@@ -238,11 +238,12 @@ scan_tree(struct scan *s)
 	if ((s->rootfd = path_open_root(vh->root, NULL)) < 0)
 		return;
 	for (i = 0; i < (whole ? 1 : vh->ncgi_dir); i++) {
-		/* "/cgi-bin/" is walked as "/cgi-bin", "/" as "". */
+		/* The root is walked as "", "/cgi-bin/" as "/cgi-bin". */
 		len = whole ? 0 : strlen(vh->cgi_dir[i]) - 1;
 		if (len >= sizeof(s->rel))
 			continue;
-		memcpy(s->rel, vh->cgi_dir[i], len);
+		if (len > 0)
+			memcpy(s->rel, vh->cgi_dir[i], len);
 		s->rel[len] = '\0';
 		walk(s, len, 0);
 	}
