@@ -39,6 +39,8 @@ FLAGS_STAMP := $(shell mkdir -p $(O) && c='$(subst ','\'',$(CC) $(ALL_CFLAGS) $(
 SRC  = alloc.c itkd.c score.c serve.c gate.c proxy.c conn.c body.c http.c vhost.c priv.c path.c file.c cgi.c log.c tls.c access.c auth.c handoff.c
 OBJ  = $(SRC:%.c=$(O)/%.o)
 HDR  = $(wildcard *.h)
+# itkd -t's check of the CGI programs' system call ABI
+SRC += cgiabi.c elfabi.c
 
 UNIT = $(patsubst %.c,%,$(wildcard tests/unit_*.c))
 HELPERS = $(patsubst %.c,%,$(wildcard tests/helpers/*.c))
@@ -127,16 +129,34 @@ itkd-static: $(OBJ)
 	$(CC) $(STATIC_LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
 	strip --strip-all -R .comment $@
 
-# make install [PREFIX=/usr/local] [DESTDIR=]
+# The ELF classifier on crafted headers (elfabi.c is a leaf).
+tests/unit_elf: tests/unit_elf.c $(O)/elfabi.o tests/unit.h
+	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/elfabi.o
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: ./itkd as sbin/itkd.
+# make install-static [TARGET=T]: ./itkd-static-T (make static TARGET=T),
+# or ./itkd-static without TARGET, as sbin/itkd: what firmware ships.
+# Both install the man pages and the example config (which `itkd -t`
+# passes as it is).
 PREFIX ?= /usr/local
-install: itkd
+STATIC_BIN = itkd-static$(if $(TARGET),-$(TARGET))
+define install_data
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
 	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/doc/itkd
-	install -m 0755 itkd $(DESTDIR)$(PREFIX)/sbin/itkd
 	install -m 0644 man/itkd.8 $(DESTDIR)$(PREFIX)/share/man/man8/itkd.8
 	install -m 0644 man/itkd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/itkd.conf.5
-	if [ -f conf/itkd.conf.example ]; then install -m 0644 conf/itkd.conf.example \
-	    $(DESTDIR)$(PREFIX)/share/doc/itkd/itkd.conf.example; fi
+	install -m 0644 conf/itkd.conf.example \
+	    $(DESTDIR)$(PREFIX)/share/doc/itkd/itkd.conf.example
+endef
+install: itkd
+	$(install_data)
+	install -m 0755 itkd $(DESTDIR)$(PREFIX)/sbin/itkd
+install-static:
+	@[ -f $(STATIC_BIN) ] || { echo "install-static: no ./$(STATIC_BIN);" \
+	    "run make static$(if $(TARGET), TARGET=$(TARGET)) first" >&2; exit 1; }
+	$(install_data)
+	install -m 0755 $(STATIC_BIN) $(DESTDIR)$(PREFIX)/sbin/itkd
+.PHONY: install-static
 
 .PHONY: all deps check run clean static install fuzz
 

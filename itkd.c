@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgiabi.h"
 #include "file.h"
 #include "handoff.h"
 #include "log.h"
@@ -937,6 +938,9 @@ main(int argc, char **argv)
 	}
 	if (load_all(path, check) < 0)
 		return 1;
+	/* Not per connection in inetd mode: it walks the vhosts' trees. */
+	if (check || !inetd)
+		(void)cgiabi_warn(&cfg, stderr);
 	if (check) {
 		printf("%s: ok\n", path);
 		return 0;

@@ -1131,6 +1131,7 @@ d_cgi(struct parser *p, int argc, char **argv)
 	if (vh->ncgi == VHOST_CGI_MAX)
 		return fail(p, "cgi: at most %d suffixes", VHOST_CGI_MAX);
 	r = &vh->cgi[vh->ncgi];
+	r->line = p->line;
 	if ((r->suffix = xstrdup(p, argv[1])) == NULL)
 		return -1;
 	vh->ncgi++;     /* config_free frees what is counted */
@@ -1158,6 +1159,7 @@ d_cgi_dir(struct parser *p, int argc, char **argv)
 		return fail(p, "cgi-dir: at most %d directories", VHOST_CGIDIR_MAX);
 	if ((vh->cgi_dir[vh->ncgi_dir] = xstrdup(p, d)) == NULL)
 		return -1;
+	vh->cgi_dir_line[vh->ncgi_dir] = p->line;
 	vh->ncgi_dir++;
 	return 0;
 }

@@ -46,6 +46,7 @@ struct proxy_net {              /* trusted-proxy and allow ADDR[/LEN] */
 struct cgi_rule {
 	char *suffix;           /* ".cgi", ".php" */
 	char *interp;           /* NULL: the script is executed itself */
+	int line;               /* of its `cgi` directive */
 };
 
 struct vhost_limit {
@@ -87,6 +88,7 @@ struct vhost {
 	struct cgi_rule cgi[VHOST_CGI_MAX];
 	int ncgi;
 	char *cgi_dir[VHOST_CGIDIR_MAX];        /* "/cgi-bin/" */
+	int cgi_dir_line[VHOST_CGIDIR_MAX];
 	int ncgi_dir;
 	char *cgi_env[VHOST_CGIENV_MAX];        /* "NAME=VALUE" (cgi-env) */
 	int ncgi_env;

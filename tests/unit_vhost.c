@@ -732,7 +732,7 @@ test_file(void)
 	fclose(f);
 	unlink(path);
 	CHECK("example config loads", config_load(&cfg, "conf/itkd.conf.example",
-	    err, sizeof err) == 0 && cfg.nvhosts == 2 && cfg.nlisten == 3 &&
+	    err, sizeof err) == 0 && cfg.nvhosts == 2 && cfg.nlisten == 2 &&
 	    cfg.vhosts[0].ncgi == 2 && cfg.vhosts[1].uid == 1002);
 	if (cfg.nvhosts == 0)
 		printf("# %s\n", err);

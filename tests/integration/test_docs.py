@@ -73,11 +73,11 @@ def identifiers():
 
 
 def paths_exist():
-    """Every repository path the page names is there (docs/design.md, the
-    design, is written on a branch of its own)."""
+    """Every repository path the page names is there; a program the build
+    makes (tests/unit_priv) counts when its source is."""
     spans = [s for s in code_spans(read(DOC)) if re.match(r"^(tests|conf|scripts|man|docs)/[\w./-]+$", s)]
-    missing = [s for s in spans if s != "docs/design.md" and
-               not os.path.exists(os.path.join(TOP, s))]
+    missing = [s for s in spans if not os.path.exists(os.path.join(TOP, s)) and
+               not os.path.exists(os.path.join(TOP, s + ".c"))]
     ok("docs: every path privilege.md names exists", spans and not missing, missing)
 
 
@@ -136,6 +136,36 @@ def functions_named(sources):
     ok("docs: every function privilege.md names is defined", not missing, missing)
 
 
+# Lower-case words the page puts in backquotes that are neither code nor
+# config: commands, a message type of OpenBSD's, a hex mask, a letter.
+NOT_CODE = {"make", "ps", "imsg", "www", "c0", "_", "n"}
+
+
+def words_known(sources):
+    """Every lower-case word in backquotes is a function the code defines,
+    a field of struct gate_msg, a directive, a kernel or libc call, or one
+    of NOT_CODE: a renamed function cannot hide behind a name with no
+    underscore (`relay`, `choose`)."""
+    doc = prose(read(DOC))
+    words = set(re.findall(r"`([a-z_][a-z0-9_]*)\(?`", doc))
+    with open(os.path.join(TOP, "vhost.c")) as f:
+        directives = set(re.findall(r'^\s*\{ "([a-z-]+)", SCOPE_', f.read(), re.M))
+    gate_h = sources.get("gate.h", "")
+    m = re.search(r"^struct gate_msg \{(.*?)^\};", gate_h, re.M | re.S)
+    fields = set(re.findall(r"\b([a-z_][a-z0-9_]*)(?:\[[^]]*\])?;", m.group(1))) if m else set()
+    libc = {"setresuid", "setresgid", "setgroups", "setuid", "setgid", "unshare",
+            "clone", "clone3", "setns", "capset", "execve", "getpwnam", "main",
+            "prctl", "kill", "ptrace", "recv", "uid_map"}
+    unknown = sorted(w for w in words if w not in directives | fields | libc | NOT_CODE
+                     and defined_in(sources, w) is None
+                     and not re.search(r"\bstruct %s\b" % w, "\n".join(sources.values())))
+    ok("docs: every word privilege.md backquotes is a function, field, directive or call",
+       words and fields and not unknown, unknown)
+    funcs = sorted(w for w in words if defined_in(sources, w) is not None)
+    ok("docs: privilege.md names at least 25 functions the code defines (%d)" % len(funcs),
+       len(funcs) >= 25, funcs)
+
+
 def unit_checks_exist(sources):
     unit = sources.get(os.path.join("tests", "unit_priv.c"), "")
     names = [s for s in code_spans(read(DOC)) if s.startswith("priv ")]
@@ -183,6 +213,23 @@ def demo_ids():
     ok("docs: the lesson's trace lines are the demo's uids",
        "uid=62000/62000/62000/62000" in doc and "uid=62001/62001/62001/62001" in doc
        and "61000" not in doc)
+    # scripts/demo (make run) owns each site's files by the uid its vhost
+    # runs as; the page says which uid each name has.
+    demo = read(os.path.join(TOP, "scripts", "demo"))
+    m = re.search(r"^for who in ([a-z]+:\d+(?: [a-z]+:\d+)*); do", demo, re.M)
+    owners = dict(w.split(":") for w in m.group(1).split()) if m else {}
+    ok("docs: scripts/demo lays out alice and bob", sorted(owners) == ["alice", "bob"],
+       owners)
+    vhosts = dict(re.findall(r"^vhost (\w+)\.localhost.*?^user #(\d+)$", conf, re.M | re.S))
+    ok("docs: conf/demo.conf runs each site as the uid scripts/demo gives its files",
+       owners and vhosts == owners, (vhosts, owners))
+    said = " ".join(doc.split())
+    for name, uid in sorted(owners.items()):
+        ok("docs: privilege.md says %s.localhost runs as %s, as make run does" % (name, uid),
+           re.search(r"`%s\.localhost`( runs)? as %s\b" % (name, uid), said) is not None)
+    glob_user = re.search(r"^user #(\d+)", conf, re.M)
+    ok("docs: privilege.md's global user is conf/demo.conf's",
+       glob_user and ("the global `user` is uid %s" % glob_user.group(1)) in said)
 
 
 def nothing_outside():
@@ -199,17 +246,31 @@ def nothing_outside():
         if f.startswith("bench/results/") or not os.path.isfile(p) or f.endswith("test_docs.py"):
             continue
         try:
-            if "../shared" in read(p):
-                hits.append(f)
+            text = read(p)
         except OSError:
             continue
-    ok("docs: nothing points to ../shared", not hits, hits)
+        # ../shared, and the absolute path of the machine this is written on
+        if "../shared" in text or "/" + "work/" in text:
+            hits.append(f)
+    ok("docs: nothing points to ../shared or to /" + "work/", not hits, hits)
+    # A relative link of the README or a page of docs/ stays in the tree.
+    out = []
+    for f in ["README.md"] + [x for x in files if x.startswith("docs/")]:
+        p = os.path.join(TOP, f)
+        if not os.path.isfile(p):
+            continue
+        for link in re.findall(r"\]\(([^)#:]+)\)", read(p)):
+            where = os.path.normpath(os.path.join(os.path.dirname(p), link))
+            if not where.startswith(TOP + os.sep) or not os.path.exists(where):
+                out.append((f, link))
+    ok("docs: README's and docs/'s links lead to files in the repository", not out, out)
 
 
 sources = c_sources()
 paths_exist()
 names_exist(sources)
 functions_named(sources)
+words_known(sources)
 exercises_match(sources)
 unit_checks_exist(sources)
 trace_steps_exist(sources)
