@@ -131,7 +131,7 @@ itkd-static: $(OBJ)
 
 # The ELF classifier on crafted headers (elfabi.c is a leaf).
 tests/unit_elf: tests/unit_elf.c $(O)/elfabi.o tests/unit.h
-	$(CC) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(O)/elfabi.o
+	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(O)/elfabi.o
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: ./itkd as sbin/itkd.
 # make install-static [TARGET=T]: ./itkd-static-T (make static TARGET=T),

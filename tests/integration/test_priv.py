@@ -12,7 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import (tid, ITKD, conn_child, read_response, Server, UID_USER, UID_A, UID_B, connect, need_root, ok, done,
+from itkdtest import (wait_for, tid, ITKD, conn_child, read_response, Server, UID_USER, UID_A, UID_B, connect, need_root, ok, done,
                       fd_targets, proc_status, shared_maps, socket_inodes, tcp_table,
                       two_vhost_conf, two_vhost_roots)
 
@@ -153,6 +153,9 @@ def main():
         srv.cleanup()
         done()
     try:
+        # The listeners answer before the master's filter is in place
+        # (it is the last step of its start): wait for it.
+        wait_for(lambda: proc_status(srv.proc.pid).get("Seccomp") == "2", 5)
         master = proc_status(srv.proc.pid)
         ok("priv master Seccomp 2", master.get("Seccomp") == "2", master.get("Seccomp"))
         ok("priv master still uid 0", master.get("Uid") == ids4(0), master.get("Uid"))
