@@ -592,7 +592,9 @@ def report(counts):
          "copied) and at its exit (/proc/PID/stat faults, /proc/PID/smaps_rollup "
          "Private_Dirty, the address space still whole). Medians of %d connections; "
          "the master's figures are per connection. floor_keepalive's connection is one "
-         "kept-alive request the client closes (it never closes itself).\n" % REPEAT,
+         "kept-alive request the client closes (it never closes itself). itkd's monitor and "
+         "served process are one process: its faults, pages and mappings are on the "
+         "monitor's row.\n" % REPEAT,
          "### Per connection, static 1 KiB, one request (`Connection: close`)\n",
          "| server | process | system calls | failing | which fail | minor faults | "
          "major faults | Private_Dirty KiB | mappings copied at its fork |",
