@@ -149,17 +149,26 @@ def tree(traces, root):
     return depth
 
 
+CREDENTIALS = ("capset", "capget", "prctl", "getresuid", "getresgid", "setfsuid", "setfsgid",
+               "getgroups", "setgroups", "setuid", "setgid", "setresuid", "setresgid",
+               "setreuid", "setregid")
+
+
 def split_monitor(calls):
     """itkd's monitor serves after it takes the vhost's identity: the calls
-    up to its last successful uid change are the monitor's, the rest the
-    served process's."""
+    up to its last successful uid change, and the credential calls right
+    after it (the switch's own checks), are the monitor's; the rest, from
+    its first look at the client, the served process's."""
     last = -1
     for i, (name, _, ret, _) in enumerate(calls):
         if name in ("setresuid", "setuid", "setreuid") and ret == "0":
             last = i
     if last < 0:
         return calls, []
-    return calls[:last + 1], calls[last + 1:]
+    last += 1
+    while last < len(calls) and calls[last][0] in CREDENTIALS:
+        last += 1
+    return calls[:last], calls[last:]
 
 
 def wait_ended(prefix, root, timeout=SETTLE):
@@ -262,7 +271,8 @@ def summarise_calls(lists, divide=1):
         if err:
             key = "%s %s" % (name, err)
             fails[key] = fails.get(key, 0) + 1
-    return {"calls": statistics.median(len(c) for c in lists) / divide,
+    return {"sequence": ["%s%s" % (c[0], " " + c[3] if c[3] else "") for c in mid],
+            "calls": statistics.median(len(c) for c in lists) / divide,
             "failing": statistics.median(sum(1 for x in c if x[3]) for c in lists) / divide,
             "names": names, "fails": fails, "processes": len(lists)}
 
@@ -584,8 +594,8 @@ def report(counts):
          "kernel multiplies by its own price. Measured on a few sequential requests, "
          "not under load: system calls with `strace -f -ff` attached to the master "
          "(each process's calls apart, its role from the fork tree: the master's child "
-         "is itkd's monitor, which becomes the served process at its switch to the "
-         "vhost's uid, its calls split there; the monitor's child is the gatekeeper, "
+         "is itkd's monitor, which becomes the served process once it has switched to the "
+         "vhost's uid and checked the switch, its calls split there; the monitor's child is the gatekeeper, "
          "or the CGI program if it ran execve); faults, private pages and mappings "
          "with a ptrace tracer of its own (bench/counts.py) that stops each process at "
          "its birth (its /proc/PID/maps before it runs: the mappings its parent's fork "
