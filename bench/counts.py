@@ -188,6 +188,25 @@ def wait_ended(prefix, root, timeout=SETTLE):
     return False
 
 
+def children(pid):
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return f.read().split()
+    except OSError:
+        return []
+
+
+def warm_up(master, port, n, keep, extra):
+    """One connection like the counted ones, not counted: what a server
+    does once, at its first connection of a kind (itkd's master marks its
+    keys MADV_DONTFORK then), is not a connection's cost. Then wait for
+    its processes to end."""
+    connection(port, n, keep, **extra)
+    end = time.time() + SETTLE
+    while children(master) and time.time() < end:
+        time.sleep(0.02)
+
+
 def tracer_of(pid):
     try:
         with open("/proc/%d/status" % pid) as f:
@@ -205,6 +224,7 @@ def strace_one(server, master, port, conns, n, keep, extra, tmp):
     prefix = os.path.join(tmp, "st")
     for fn in os.listdir(tmp):
         os.unlink(os.path.join(tmp, fn))
+    warm_up(master, port, n, keep, extra)
     p = subprocess.Popen(["strace", "-f", "-ff", "-q", "-s", "96", "-o", prefix,
                           "-p", str(master)], stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
@@ -257,6 +277,16 @@ def strace_one(server, master, port, conns, n, keep, extra, tmp):
     return per
 
 
+def describe(call):
+    """A call as the analysis names it: prctl and fcntl with their
+    operation, a failing call with its errno."""
+    name, args, _, err = call
+    if name in ("prctl", "fcntl", "capset", "capget") or name.startswith("rt_sig"):
+        op = args.split(",")[1 if name == "fcntl" else 0].strip()
+        name += "(%s)" % op[:40]
+    return name + (" " + err if err else "")
+
+
 def summarise_calls(lists, divide=1):
     """[calls per process] -> dict: calls (median per process), failing
     (median), the names (name -> count, for the median process), the
@@ -271,7 +301,7 @@ def summarise_calls(lists, divide=1):
         if err:
             key = "%s %s" % (name, err)
             fails[key] = fails.get(key, 0) + 1
-    return {"sequence": ["%s%s" % (c[0], " " + c[3] if c[3] else "") for c in mid],
+    return {"sequence": [describe(c) for c in mid],
             "calls": statistics.median(len(c) for c in lists) / divide,
             "failing": statistics.median(sum(1 for x in c if x[3]) for c in lists) / divide,
             "names": names, "fails": fails, "processes": len(lists)}
@@ -401,6 +431,7 @@ class Tracer(threading.Thread):
 def ptrace_one(server, master, port, conns, n, keep, extra):
     """Per role: lists (one per process) of faults, pages, mappings; and
     the master's faults per connection."""
+    warm_up(master, port, n, keep, extra)
     before = proc_stat(master)
     t = Tracer(master)
     t.start()
@@ -463,14 +494,20 @@ def measure(server, master, port, say=print):
                 per = strace_one(server, master, port, conns, n, keep, extra, tmp)
                 calls = {role: summarise_calls(lists) for role, lists in per.items()
                          if role != "master"}
-                # The master's loop: strace found it blocked in a call that
-                # the first connection completes, and leaves it blocked in
-                # the same one, unprinted: its calls are conns whole turns.
+                # The master's loop, from its first fork to its last: whole
+                # turns, whatever call strace found it in when it attached
                 mlist = per.get("master", [[]])[0]
-                calls["master"] = {"calls": len(mlist) / conns,
-                                   "failing": sum(1 for c in mlist if c[3]) / conns,
-                                   "names": count_names(mlist, conns),
-                                   "fails": count_fails(mlist, conns), "processes": 1}
+                forks = [i for i, c in enumerate(mlist) if c[0] in FORKS]
+                turns = len(forks) - 1
+                if turns >= 1:
+                    mlist = mlist[forks[0]:forks[-1]]
+                else:
+                    turns = conns
+                calls["master"] = {"calls": len(mlist) / turns,
+                                   "failing": sum(1 for c in mlist if c[3]) / turns,
+                                   "names": count_names(mlist, turns),
+                                   "fails": count_fails(mlist, turns), "processes": 1,
+                                   "sequence": [describe(c) for c in mlist]}
                 procs, mrow = ptrace_one(server, master, port, conns, n, keep, extra)
                 prow = {}
                 for role, rows in procs.items():
@@ -491,7 +528,7 @@ def count_names(calls, divide=1):
     d = {}
     for c in calls:
         d[c[0]] = d.get(c[0], 0) + 1.0 / divide
-    return d
+    return {k: round(v, 3) for k, v in d.items()}
 
 
 def count_fails(calls, divide=1):
@@ -500,7 +537,7 @@ def count_fails(calls, divide=1):
         if c[3]:
             key = "%s %s" % (c[0], c[3])
             d[key] = d.get(key, 0) + 1.0 / divide
-    return d
+    return {k: round(v, 3) for k, v in d.items()}
 
 
 # ---------------------------------------------------------------- report
