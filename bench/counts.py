@@ -696,7 +696,7 @@ def svg(counts):
     process role, and system calls per kept-alive request."""
     colours = {"master": "#555", "monitor": "#2a7", "gatekeeper": "#e93", SERVED: "#37c",
                "connection": "#37c", "connection (answers)": "#2a7", "reader": "#e93",
-               "CGI": "#a4c"}
+               "CGI": "#a4c", "served": "#37c"}
     panels = []
     for title, field in (("system calls per connection (1 KiB, Connection: close)", "calls"),
                          ("page faults per connection (minor)", "minflt")):
@@ -721,7 +721,7 @@ def svg(counts):
     for _, bars in panels:
         h += gap + row * len(bars)
     o = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
-         'font-family="sans-serif" font-size="12">' % (left + width + 60, h + 40),
+         'font-family="sans-serif" font-size="12">' % (left + width + 60, h + 80),
          '<rect width="100%" height="100%" fill="white"/>',
          '<text x="10" y="20" font-size="14" font-weight="bold">What a connection costs, '
          'counted: itkd against the floors (lower is better)</text>']
@@ -748,6 +748,8 @@ def svg(counts):
         y += 14
     x = 10
     for role, c in seen.items():
+        if x + 30 + 7 * len(role) > left + width + 50:
+            x, y = 10, y + 18
         o.append('<rect x="%d" y="%d" width="10" height="10" fill="%s"/>' % (x, y + 8, c))
         o.append('<text x="%d" y="%d">%s</text>' % (x + 14, y + 17, role))
         x += 30 + 7 * len(role)
