@@ -5,21 +5,22 @@ is system calls, page faults and mappings, whose price depends on the
 kernel and its virtualisation. Their number does not. This module counts
 them for one server at a time, on a few sequential requests (no load):
 
-- trace_syscalls(): `strace -f -ff -o` attached to the server's master,
+- strace_one(): `strace -f -ff -o` attached to the server's master,
   one file per process; each process is given its role from the fork
   tree (the master's child, its child, whether it ran execve), and its
   calls are counted, failing ones named with their errno.
-- trace_processes(): a small ptrace tracer (ctypes, events only, no
+- ptrace_one(): a small ptrace tracer (class Tracer) (ctypes, events only, no
   system-call stops) that stops each connection process at its birth
   (the mappings the fork copied: the child's own /proc/PID/maps before
   it runs) and at its exit (minor and major faults from /proc/PID/stat,
   Private_Dirty and Pss from /proc/PID/smaps_rollup, the mm still
   whole).
 
-Both run the same client: `close` connections of one request each
-(Connection: close), and kept-alive connections of 1 and of 1 + KA_EXTRA
-requests that the client closes; a kept-alive request's cost is the
-difference divided by KA_EXTRA. bench/run calls measure() for itkd and
+Both run the same client, after one uncounted connection of the same
+kind: `close` connections of one request each (Connection: close), and
+kept-alive connections of 1 and of 1 + KA_EXTRA requests that the client
+closes; a kept-alive request's cost is the difference divided by
+KA_EXTRA. bench/run calls measure() for itkd and
 the floors; `python3 bench/counts.py` is the stand-alone form.
 Python 3 standard library, strace, root.
 """
@@ -757,6 +758,72 @@ def svg(counts):
     return "\n".join(o) + "\n"
 
 
+def self_test():
+    """The parsing and the arithmetic on a fixed trace (no server, no
+    root): prints ok/FAIL lines like the project's tests; 0 if all pass."""
+    import tempfile
+    bad = 0
+
+    def check(name, got, want):
+        nonlocal bad
+        if got == want:
+            print("ok " + name)
+        else:
+            bad += 1
+            print("FAIL %s: got %r, want %r" % (name, got, want))
+    tmp = tempfile.mkdtemp(prefix="itkd-counts-test-")
+    try:
+        files = {
+            100: 'poll([{fd=3, events=POLLIN}], 1, -1) = 1 ([{fd=3, revents=POLLIN}])\n'
+                 'fork() = 101\n'
+                 'accept4(3, 0x7ffd, [16], SOCK_NONBLOCK) = -1 EAGAIN (Resource '
+                 'temporarily unavailable)\n'
+                 '--- SIGCHLD {si_signo=SIGCHLD} ---\n'
+                 'fork() = 103\n',
+            101: 'fork() = 102\n'
+                 'setresuid(61101, 61101, 61101) = 0\n'
+                 'getresuid([61101], [61101], [61101]) = 0\n'
+                 'setuid(0) = -1 EPERM (Operation not permitted)\n'
+                 'poll([{fd=5, events=POLLIN}], 1, 10000) = 1\n'
+                 'openat2(4, "1k.html.br", {flags=O_RDONLY}, 24) = -1 ENOENT (No such file)\n'
+                 'sendto(0, "HTTP/1.1 200 OK\\r\\n) = 3"..., 1100, 0, NULL, 0) = 1100\n'
+                 'exit_group(0) = ?\n+++ exited with 0 +++\n',
+            102: 'prctl(PR_SET_NAME, "a.test") = 0\nexit_group(0) = ?\n+++ exited with 0 +++\n',
+            103: 'execve("./hello.cgi", ["hello.cgi"], 0x5) = 0\nwritev(1, [], 2) = 40\n'
+                 'exit_group(0) = ?\n+++ exited with 0 +++\n',
+        }
+        traces = {}
+        for pid, text in files.items():
+            path = os.path.join(tmp, "st.%d" % pid)
+            with open(path, "w") as f:
+                f.write(text)
+            traces[pid] = parse_trace(path)
+        check("parse: calls of the master", [c[0] for c in traces[100][0]],
+              ["poll", "fork", "accept4", "fork"])
+        check("parse: a failing call's errno", traces[100][0][2][3], "EAGAIN")
+        check("parse: a string holding ') = '", traces[101][0][6][2], "1100")
+        check("parse: exit_group counted, the process ended",
+              (traces[101][0][-1][0], traces[101][1], traces[100][1]),
+              ("exit_group", True, False))
+        check("tree: depths", {p: d for p, (d, _) in tree(traces, 100).items()},
+              {100: 0, 101: 1, 102: 2, 103: 1})
+        mon, served = split_monitor(traces[101][0])
+        check("split: the switch and its checks are the monitor's", [c[0] for c in mon],
+              ["fork", "setresuid", "getresuid", "setuid"])
+        check("split: the rest is the served process's", [c[0] for c in served],
+              ["poll", "openat2", "sendto", "exit_group"])
+        check("describe", describe(traces[102][0][0]), "prctl(PR_SET_NAME)")
+        ka = {"itkd": {w: {"calls": {SERVED: {"calls": c, "failing": 0, "names": {"read": c},
+                                               "fails": {}}},
+                           "procs": {}} for w, c in (("ka1", 14), ("ka11", 64))}}
+        k = kept_alive_request(ka, "itkd")
+        check("kept-alive request: the difference over KA_EXTRA",
+              (k["calls"], k["names"]), (5.0, {"read": 5.0}))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 1 if bad else 0
+
+
 def main():
     """Stand-alone: lay out the bench's sites, start itkd and the floors
     (bench/run's functions), count, print the tables."""
@@ -797,4 +864,4 @@ def main():
 
 if __name__ == "__main__":
     import sys
-    sys.exit(main())
+    sys.exit(self_test() if "--self-test" in sys.argv[1:] else main())
