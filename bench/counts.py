@@ -36,7 +36,7 @@ import threading
 import time
 
 KA_EXTRA = 10          # requests added on a kept-alive connection
-REPEAT = 3             # connections of each kind; the median is kept
+REPEAT = 5             # connections of each kind; the median is kept
 SETTLE = 5.0           # seconds to wait for a connection's processes to end
 
 # Roles by depth below the master, per server; a process that ran execve
