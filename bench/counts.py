@@ -850,9 +850,11 @@ def main():
             counts[name] = {"error": why} if why else measure(name, s.master, s.ports["http"])
     finally:
         for s in servers.values():
-            s.stop()
+            s.stop()          # and removes its cgroup
         run.remove_users(users)
         shutil.rmtree(work, ignore_errors=True)
+        if run.CGROUP_RUN and os.path.isdir(run.CGROUP_RUN):
+            os.rmdir(run.CGROUP_RUN)
     lines, _ = report(counts)
     print("\n".join(lines))
     out = os.environ.get("BENCH_COUNTS_JSON")
