@@ -49,13 +49,15 @@ trap 'exit 130' INT TERM
 mkdir -p "$results"
 only=${SCALE_ONLY:-}
 if [ "$only" != tls ]; then
+	rm -f "$results/scale-conns.md"
 	python3 "$here/scale.py" || say "bench/scale.py failed (status $?)"
 fi
 if [ "$only" != conns ]; then
+	rm -f "$results/tls.md"
 	python3 "$here/tls.py" || say "bench/tls.py failed (status $?)"
 fi
 {
-	[ -f "$results/scale-conns.md" ] && cat "$results/scale-conns.md"
-	[ -f "$results/tls.md" ] && { echo; cat "$results/tls.md"; }
+	if [ -f "$results/scale-conns.md" ]; then cat "$results/scale-conns.md"; echo; fi
+	if [ -f "$results/tls.md" ]; then cat "$results/tls.md"; fi
 } > "$results/scale.md"
 say "wrote $results/scale.md"
