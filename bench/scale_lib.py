@@ -149,24 +149,28 @@ def layout(work):
     return None if r.returncode == 0 else "openssl req failed: " + r.stdout[-300:]
 
 
-def itkd_conf(work, port, tls, max_clients, keepalive):
-    """One vhost, a.test as UID_A; port plain or (tls) with the EC certificate."""
-    lines = ["listen 127.0.0.1:%d%s" % (port, " tls" if tls else ""),
-             "user #%d" % UID_USER, "group #%d" % UID_USER,
-             "uid-range %d %d" % (UID_A, UID_A), "gid-range %d %d" % (UID_A, UID_A),
-             "max-clients %d" % max_clients, "timeout 60",
-             "keepalive-timeout %d" % keepalive, "keepalive-requests 100000",
-             "access-log off", "error-log %s/itkd-error.log" % work, "",
-             "vhost a.test", "root %s/sites/a" % work, "user #%d" % UID_A,
-             "group #%d" % UID_A]
+def itkd_conf(work, port, tls, max_clients, keepalive, plain_port=None):
+    """One vhost, a.test as UID_A; port plain or (tls) with the EC
+    certificate; plain_port: a plain listener besides."""
+    lines = ["listen 127.0.0.1:%d%s" % (port, " tls" if tls else "")]
+    if plain_port:
+        lines.append("listen 127.0.0.1:%d" % plain_port)
+    lines += ["user #%d" % UID_USER, "group #%d" % UID_USER,
+              "uid-range %d %d" % (UID_A, UID_A), "gid-range %d %d" % (UID_A, UID_A),
+              "max-clients %d" % max_clients, "timeout 60",
+              "keepalive-timeout %d" % keepalive, "keepalive-requests 100000",
+              "access-log off", "error-log %s/itkd-error.log" % work, "",
+              "vhost a.test", "root %s/sites/a" % work, "user #%d" % UID_A,
+              "group #%d" % UID_A]
     if tls:
         lines += ["tls-cert %s/certs/ec.pem" % work, "tls-key %s/certs/ec.key" % work]
     return "\n".join(lines) + "\n"
 
 
-def apache_conf(work, port, tls, workers, keepalive):
+def apache_conf(work, port, tls, workers, keepalive, plain_port=None):
     """Prefork + mpm-itk, one vhost as UID_A; workers children started at
-    once and kept (prefork starts at most 32 more a second otherwise)."""
+    once and kept (prefork starts at most 32 more a second otherwise);
+    plain_port: a plain listener and vhost besides."""
     d = os.path.join(work, "apache")
     os.makedirs(d, exist_ok=True)
     user_name = pwd.getpwuid(UID_USER).pw_name
@@ -176,19 +180,27 @@ def apache_conf(work, port, tls, workers, keepalive):
     L += ["LoadModule %s %s/%s" % (m, APACHE_MODDIR, f) for m, f in APACHE_MODULES]
     L += ["TypesConfig /etc/mime.types", "ServerName localhost", "ServerTokens Prod",
           "User " + user_name, "Group " + user_name,
-          "Listen 127.0.0.1:%d%s" % (port, " https" if tls else ""),
-          "StartServers %d" % workers, "MinSpareServers %d" % min(workers, 32),
+          "Listen 127.0.0.1:%d%s" % (port, " https" if tls else "")]
+    if plain_port:
+        L.append("Listen 127.0.0.1:%d" % plain_port)
+    L += ["StartServers %d" % workers, "MinSpareServers %d" % min(workers, 32),
           "MaxSpareServers %d" % workers, "ServerLimit %d" % workers,
           "MaxRequestWorkers %d" % workers, "MaxConnectionsPerChild 0",
           "KeepAlive On", "MaxKeepAliveRequests 100000",
           "KeepAliveTimeout %d" % keepalive, "Timeout 60", "HostnameLookups Off",
           "EnableSendfile On", "SSLProtocol -all +TLSv1.2",
+          # the server's order of curves (X25519 first), as itkd's BearSSL
+          "SSLHonorCipherOrder on",
           "SSLSessionCache shmcb:%s/ssl_scache(512000)" % d,
           "SSLRandomSeed startup builtin",
           "<Directory />", "  AllowOverride None", "  Require all denied", "</Directory>",
           "<Directory %s/sites>" % work, "  AllowOverride None", "  Require all granted",
-          "</Directory>",
-          "<VirtualHost 127.0.0.1:%d>" % port, "  ServerName a.test",
+          "</Directory>"]
+    if plain_port:
+        L += ["<VirtualHost 127.0.0.1:%d>" % plain_port, "  ServerName a.test",
+              "  DocumentRoot %s/sites/a" % work, "  AssignUserID %s %s" % (a_name, a_name),
+              "</VirtualHost>"]
+    L += ["<VirtualHost 127.0.0.1:%d>" % port, "  ServerName a.test",
           "  DocumentRoot %s/sites/a" % work, "  AssignUserID %s %s" % (a_name, a_name)]
     if tls:
         L += ["  SSLEngine on", "  SSLCertificateFile %s/certs/ec.pem" % work,

@@ -72,25 +72,25 @@ def floor(binary):
 
 
 def start_itkd(work, cg, binary):
-    port = L.free_port()
+    port, plain = L.free_port(), L.free_port()
     conf = os.path.join(work, "itkd-tls.conf")
     with open(conf, "w") as f:
-        f.write(L.itkd_conf(work, port, True, 1024, 10))
+        f.write(L.itkd_conf(work, port, True, 1024, 10, plain))
     p = L.spawn([binary, "-f", "-c", conf], cg, os.path.join(work, "itkd-tls.out"))
-    return p, port, L.wait_port(port, p)
+    return p, (port, plain), L.wait_port(port, p) or L.wait_port(plain, p)
 
 
 def start_apache(work, cg):
     why = L.which_apache()
     if why:
         return None, None, why
-    port = L.free_port()
-    conf = L.apache_conf(work, port, True, 128, 10)
+    port, plain = L.free_port(), L.free_port()
+    conf = L.apache_conf(work, port, True, 128, 10, plain)
     r = L.run(["apache2", "-f", conf, "-t"])
     if r.returncode:
         return None, None, "apache2 -t: " + " ".join(r.stdout.split()[-40:])
     p = L.spawn(["apache2", "-f", conf, "-DFOREGROUND"], cg, os.path.join(work, "apache-tls.out"))
-    return p, port, L.wait_port(port, p, 60)
+    return p, (port, plain), L.wait_port(port, p, 60) or L.wait_port(plain, p)
 
 
 def run_client(kind, port, work, client_cg, tls_client):
@@ -103,7 +103,8 @@ def run_client(kind, port, work, client_cg, tls_client):
         n = STIME_CLIENTS
     else:
         argv = [tls_client, str(port), os.path.join(work, "certs", "ec.pem"), str(SECONDS),
-                str(INFLIGHT), "a.test", "/1k.html"] + (["-fresh"] if kind == "fresh" else [])
+                str(INFLIGHT), "a.test", "/1k.html"] + {"fresh": ["-fresh"],
+                                                        "plain": ["-plain"]}.get(kind, [])
         n = 1
     u0 = L.Cgroups.usage_usec(client_cg)
     t0 = time.monotonic()
@@ -146,7 +147,7 @@ def run_client(kind, port, work, client_cg, tls_client):
         res["wall_s"] = float(kv["seconds"])
         res["p50_ms"] = float(kv["p50_ms"]) if "p50_ms" in kv else None
         res["p99_ms"] = float(kv["p99_ms"]) if "p99_ms" in kv else None
-        res["curve"] = kv.get("curve")
+        res["curve"] = kv.get("curve") if kind != "plain" else None
         if kv.get("first_error"):
             res["first_error"] = kv["first_error"]
         if u0 is None:
@@ -157,11 +158,12 @@ def run_client(kind, port, work, client_cg, tls_client):
     return res
 
 
-def measure(name, port, server_cg, work, client_cg, tls_client):
+def measure(name, ports, server_cg, work, client_cg, tls_client):
     out = []
-    for kind in ("s_time", "tls_client", "fresh"):
+    for kind in KINDS:
         u0 = L.Cgroups.usage_usec(server_cg)
-        res = run_client(kind, port, work, client_cg, tls_client)
+        res = run_client(kind, ports[1] if kind == "plain" else ports[0], work, client_cg,
+                         tls_client)
         u1 = L.Cgroups.usage_usec(server_cg)
         res["server"] = name
         res["server_cpu_us"] = None if u0 is None else u1 - u0
@@ -189,9 +191,11 @@ def med(runs, key):
     return statistics.median(vals) if vals else None
 
 
+KINDS = ("s_time", "tls_client", "fresh", "plain")
 CLIENT_TITLE = {"s_time": "4 × `openssl s_time -new`",
                 "tls_client": "bench/tls_client (key share reused)",
-                "fresh": "bench/tls_client -fresh (key share fresh)"}
+                "fresh": "bench/tls_client -fresh (key share fresh)",
+                "plain": "bench/tls_client -plain (no TLS: the rest of a connection)"}
 
 
 def report(fl, runs, env, notes):
@@ -220,13 +224,13 @@ def report(fl, runs, env, notes):
                  % fl["ecdsa_p256_verify_us"])
         o.append("")
     o.append("### Handshakes per second, and the CPU each side spent per handshake\n")
-    o.append("| server | client | handshakes/s | server µs CPU / handshake | client µs CPU / "
+    o.append("| server | client | handshakes/s (-plain: connections/s) | server µs CPU / handshake | client µs CPU / "
              "handshake | client / server CPU | cores: server + client | p50 / p99 ms | "
              "errors |")
     o.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     summ = {}
     for name in SERVERS:
-        for kind in ("s_time", "tls_client", "fresh"):
+        for kind in KINDS:
             rs = [r for r in runs if r["server"] == name and r["client"] == kind]
             ok = [r for r in rs if not r.get("error")]
             if not ok:
@@ -275,6 +279,15 @@ def report(fl, runs, env, notes):
                      CORES * fl["floor_per_core"], CORES,
                      100 * it["rate"] / (left * fl["floor_per_core"]), left,
                      left * fl["floor_per_core"]))
+    for name in SERVERS:
+        tc, pl = summ.get((name, "tls_client")), summ.get((name, "plain"))
+        if fl and tc and pl and tc["server_us_per_hs"] and pl["server_us_per_hs"]:
+            extra = tc["server_us_per_hs"] - pl["server_us_per_hs"]
+            o.append("- %s: a plain connection (the same request, no TLS, the same client) "
+                     "costs it %.0f µs of CPU; TLS adds %.0f µs to that, against the crypto "
+                     "floor's %.0f (%.0f%% of the TLS part is the floor's crypto)." % (
+                         name, pl["server_us_per_hs"], extra, fl["server_handshake_us"],
+                         100 * fl["server_handshake_us"] / extra if extra > 0 else 0))
     if it and ap:
         o.append("- itkd against Apache + mpm-itk (mod_ssl, OpenSSL), same client: %.2fx the "
                  "handshakes per second; server CPU per handshake %.0f µs against Apache's "

@@ -12,13 +12,16 @@
  *
  * What a bench client may leave out, and this one does: it does not check
  * the server's ECDSA signature (a verifier that accepts it) nor its
- * certificate chain (br_x509_knownkey with the key of CERT), and its X25519
- * key share is made once and reused by every connection (`-fresh`: a new
- * one each time, as a real client makes it), so a handshake costs it one
- * X25519 multiplication. The server does all of its work each time: its
+ * certificate chain (br_x509_knownkey with the key of CERT), and its
+ * ECDHE key share is made once and reused by every connection (`-fresh`: a
+ * new one each time, as a real client makes it), so a handshake costs it
+ * one X25519 multiplication. The server does all of its work each time: its
  * signature and both of its X25519 operations are fresh.
  *
- * Usage: tls_client PORT CERT.pem SECONDS INFLIGHT HOST PATH [-fresh]
+ * `-plain` makes the same connections and requests without TLS: what a
+ * connection costs the server apart from the handshake.
+ *
+ * Usage: tls_client PORT CERT.pem SECONDS INFLIGHT HOST PATH [-fresh|-plain]
  * Prints key=value lines: handshakes (answered), errors, seconds (wall),
  * cpu_us (getrusage of this process), p50_ms and p99_ms (connect to the
  * answer's last byte), curve (the server's ECDHE choice), first_error.
@@ -68,11 +71,56 @@ static long nlat;
 static char first_error[160];
 static int last_curve = -1;     /* the server's choice, from its key exchange */
 
-/* ---- the cheap parts: a key share made once, a verifier that accepts ---- */
+/* ---- the cheap parts: key shares made once, a verifier that accepts ---- */
 
 static const br_ec_impl *real_ec;
-static unsigned char share_x[32], share_pub[32];
 static int fresh_share;
+static int plain;               /* -plain: no TLS at all, the same request */
+
+/* One private key and its public share per curve the client offers. */
+static struct share {
+	int curve;
+	unsigned char x[32];
+	size_t xlen;
+	unsigned char pub[65];
+	size_t publen;
+} shares[2] = { { BR_EC_curve25519, {0}, 0, {0}, 0 },
+		{ BR_EC_secp256r1, {0}, 0, {0}, 0 } };
+
+static const struct share *
+share_of(int curve)
+{
+	size_t i;
+
+	if (fresh_share)
+		return NULL;
+	for (i = 0; i < sizeof(shares) / sizeof(shares[0]); i++)
+		if (shares[i].curve == curve)
+			return &shares[i];
+	return NULL;
+}
+
+static int
+make_shares(const br_prng_class **rng)
+{
+	br_ec_private_key sk;
+	br_ec_public_key pk;
+	unsigned char kbuf[BR_EC_KBUF_PRIV_MAX_SIZE], pbuf[BR_EC_KBUF_PUB_MAX_SIZE];
+	size_t i;
+
+	for (i = 0; i < sizeof(shares) / sizeof(shares[0]); i++) {
+		if (br_ec_keygen(rng, real_ec, &sk, kbuf, shares[i].curve) == 0 ||
+		    sk.xlen > sizeof(shares[i].x) ||
+		    br_ec_compute_pub(real_ec, &pk, pbuf, &sk) == 0 ||
+		    pk.qlen > sizeof(shares[i].pub))
+			return -1;
+		memcpy(shares[i].x, sk.x, sk.xlen);
+		shares[i].xlen = sk.xlen;
+		memcpy(shares[i].pub, pk.q, pk.qlen);
+		shares[i].publen = pk.qlen;
+	}
+	return 0;
+}
 
 static const unsigned char *
 ec_generator(int curve, size_t *len)
@@ -98,18 +146,22 @@ static uint32_t
 ec_mul(unsigned char *G, size_t Glen, const unsigned char *kb, size_t kblen,
     int curve)
 {
-	if (fresh_share || curve != BR_EC_curve25519)
+	const struct share *sh = share_of(curve);
+
+	if (sh == NULL)
 		return real_ec->mul(G, Glen, kb, kblen, curve);
-	return real_ec->mul(G, Glen, share_x, sizeof(share_x), curve);
+	return real_ec->mul(G, Glen, sh->x, sh->xlen, curve);
 }
 
 static size_t
 ec_mulgen(unsigned char *R, const unsigned char *x, size_t xlen, int curve)
 {
-	if (fresh_share || curve != BR_EC_curve25519)
+	const struct share *sh = share_of(curve);
+
+	if (sh == NULL)
 		return real_ec->mulgen(R, x, xlen, curve);
-	memcpy(R, share_pub, sizeof(share_pub));
-	return sizeof(share_pub);
+	memcpy(R, sh->pub, sh->publen);
+	return sh->publen;
 }
 
 static uint32_t
@@ -122,8 +174,8 @@ ec_muladd(unsigned char *A, const unsigned char *B, size_t len,
 	return 0;
 }
 
-/* P-256 is offered too (not used: both servers prefer X25519): OpenSSL
- * takes the client's curves as the ones its ECDSA certificate may be on. */
+/* P-256 is offered too: OpenSSL takes the client's curves as the ones its
+ * ECDSA certificate may be on. Both servers are set to prefer X25519. */
 static const br_ec_impl cheap_ec = {
 	((uint32_t)1 << BR_EC_curve25519) | ((uint32_t)1 << BR_EC_secp256r1),
 	ec_generator, ec_order, ec_xoff, ec_mul, ec_mulgen, ec_muladd
@@ -256,7 +308,7 @@ slot_start(struct slot *s)
 		return -1;
 	}
 	/* resume_session 0: a full handshake every time */
-	if (!br_ssl_client_reset(&s->cc, host, 0)) {
+	if (!plain && !br_ssl_client_reset(&s->cc, host, 0)) {
 		note_error("br_ssl_client_reset", br_ssl_engine_last_error(&s->cc.eng));
 		close(fd);
 		return -1;
@@ -299,6 +351,41 @@ absorb(struct slot *s, const unsigned char *p, size_t len)
 	return s->body_left <= 0;
 }
 
+/* -plain: the request, then the answer, straight on the socket. */
+static int
+pump_plain(struct slot *s)
+{
+	unsigned char buf[4096];
+	ssize_t n;
+	int r;
+
+	if (!s->sent) {
+		n = write(s->fd, request, request_len);
+		if (n != (ssize_t)request_len) {
+			note_error("write", errno);
+			return -1;
+		}
+		s->sent = 1;
+	}
+	for (;;) {
+		n = read(s->fd, buf, sizeof(buf));
+		if (n > 0) {
+			if ((r = absorb(s, buf, (size_t)n)) != 0) {
+				if (r < 0)
+					note_error("not a 200 answer", 0);
+				return r;
+			}
+			continue;
+		}
+		if (n < 0 && errno == EAGAIN) {
+			s->want = POLLIN;
+			return 0;
+		}
+		note_error(n == 0 ? "closed before the answer" : "read", errno);
+		return -1;
+	}
+}
+
 /* Drive the engine until it waits for the socket: 0 (s->want set), 1 the
  * answer is in, -1 failed. */
 static int
@@ -321,6 +408,8 @@ pump(struct slot *s)
 		}
 		s->connecting = 0;
 	}
+	if (plain)
+		return pump_plain(s);
 	for (;;) {
 		st = br_ssl_engine_current_state(eng);
 		if (st & BR_SSL_CLOSED) {
@@ -411,7 +500,8 @@ main(int argc, char **argv)
 	double cpu;
 
 	if (argc < 7) {
-		fprintf(stderr, "usage: tls_client PORT CERT.pem SECONDS INFLIGHT HOST PATH [-fresh]\n");
+		fprintf(stderr, "usage: tls_client PORT CERT.pem SECONDS INFLIGHT HOST PATH "
+		    "[-fresh | -plain]\n");
 		return 2;
 	}
 	port = atoi(argv[1]);
@@ -419,6 +509,7 @@ main(int argc, char **argv)
 	inflight = atoi(argv[4]);
 	host = argv[5];
 	fresh_share = argc > 7 && strcmp(argv[7], "-fresh") == 0;
+	plain = argc > 7 && strcmp(argv[7], "-plain") == 0;
 	if (port <= 0 || seconds <= 0 || inflight <= 0 || load_key(argv[2]) < 0)
 		return 2;
 	request_len = (size_t)snprintf(request, sizeof(request),
@@ -435,9 +526,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	br_hmac_drbg_init(&rng, &br_sha256_vtable, seed, sizeof(seed));
-	br_hmac_drbg_generate(&rng, share_x, sizeof(share_x));
-	if (real_ec->mulgen(share_pub, share_x, sizeof(share_x), BR_EC_curve25519) != 32) {
-		fprintf(stderr, "tls_client: X25519 failed\n");
+	if (make_shares(&rng.vtable) < 0) {
+		fprintf(stderr, "tls_client: key share generation failed\n");
 		return 1;
 	}
 	slots = calloc((size_t)inflight, sizeof(*slots));
@@ -502,8 +592,10 @@ main(int argc, char **argv)
 	qsort(lat, (size_t)nlat, sizeof(*lat), cmp_double);
 	printf("handshakes=%ld\nerrors=%ld\nseconds=%.3f\ncpu_us=%.0f\n",
 	    handshakes, errors, wall, cpu);
-	printf("key_share=%s\n", fresh_share ? "fresh" : "reused");
-	printf("curve=%s\n", last_curve == BR_EC_curve25519 ? "X25519" :
+	printf("mode=%s\n", plain ? "plain" : fresh_share ? "tls, key share fresh" :
+	    "tls, key share reused");
+	if (!plain)
+		printf("curve=%s\n", last_curve == BR_EC_curve25519 ? "X25519" :
 	    last_curve == BR_EC_secp256r1 ? "P-256" : "unknown");
 	if (nlat > 0)
 		printf("p50_ms=%.2f\np99_ms=%.2f\n", lat[nlat / 2],
