@@ -369,7 +369,7 @@ def fkib(v):
     return "%.1f MiB" % (v / 1024.0) if v >= 10240 else "%d KiB" % v
 
 
-def report(results, env, changes, notes):
+def report(results, env, limits, notes):
     out = ["## %d concurrent keep-alive connections\n" % CONNS]
     out.append("`bench/scale.sh` (%s, %s, load %s before the run). One vhost, a.test, served "
                "as uid %d; a 1 KiB page. The client (bench/scale.py: one epoll loop, raw "
@@ -440,14 +440,11 @@ def report(results, env, changes, notes):
     for n in notes:
         out.append("- " + n)
     out.append("")
-    out.append("### Limits raised for this run (and restored after it)\n")
-    if changes:
-        out.append("| limit | before | during the run | why |")
-        out.append("|---|---|---|---|")
-        for name, before, after, why in changes:
-            out.append("| %s | %s | %s | %s |" % (name, before, after, why))
-    else:
-        out.append("No sysctl needed raising on this machine.")
+    out.append("### Limits this run needs (raised for the run only, and restored after it)\n")
+    out.append("| limit | on this machine | needed | during the run |")
+    out.append("|---|---|---|---|")
+    for name, value, need, during in limits:
+        out.append("| %s | %s | %s | %s |" % (name, value, need, during))
     out.append("")
     out.append(OPERATOR)
     return "\n".join(out) + "\n"
@@ -498,15 +495,20 @@ def main():
     err = L.install_packages()
     if err:
         notes.append(err)
+    limits = []
     # The client's own descriptors: one per connection and a few more.
     want = CONNS + PROBES + 1024
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    during = "unchanged"
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(want, 65536), max(hard, want, 65536)))
+        during = "%d (setrlimit)" % max(want, 65536)
         L.say("client nofile: %d -> %d" % (soft, max(want, 65536)))
+    limits.append(("nofile of the client (bench/scale.py)", str(soft), "%d" % want, during))
     sysctls, cgroups, users = L.Sysctls(), L.Cgroups(), None
     work = tempfile.mkdtemp(prefix="itkd-scale-", dir="/var/tmp")
     os.chmod(work, 0o755)
+    L.state_add("dir", work)
     results = []
     try:
         users = L.make_users()
@@ -520,13 +522,24 @@ def main():
         # 2 processes per connection at most (Apache + mpm-itk), plus what
         # runs already, plus room.
         need = running + 2 * (CONNS + PROBES) + 4096
-        pid_max = int(sysctls.get("kernel.pid_max"))
-        if pid_max < need:
-            sysctls.raise_to("kernel.pid_max", 4194304,
-                             "%d processes at once (2 per connection, and the %d running)"
-                             % (need - 4096, running))
-        if int(sysctls.get("kernel.threads-max")) < need:
-            sysctls.raise_to("kernel.threads-max", need * 2, "as many threads as processes")
+        for name, value, why in (
+                ("kernel.pid_max", 4194304, "pids at once"),
+                ("kernel.threads-max", 2 * need, "threads at once")):
+            before = sysctls.get(name)
+            if int(before) < need:
+                sysctls.raise_to(name, value, "%d %s: 2 processes per connection (Apache) "
+                                 "and the %d running, and room" % (need, why, running))
+            limits.append((name, before, "%d (2 per connection, the %d running, 4096 more)"
+                           % (need, running), sysctls.get(name) if int(before) < need
+                           else "unchanged"))
+        limits.append(("net.core.somaxconn", sysctls.get("net.core.somaxconn"),
+                       "511 (itkd's and Apache's backlog; at most %d connects at once here)"
+                       % INFLIGHT, "unchanged"))
+        limits.append(("net.ipv4.ip_local_port_range",
+                       sysctls.get("net.ipv4.ip_local_port_range").replace("\t", "-"),
+                       "%d ports per source address (%d addresses)"
+                       % ((CONNS + len(SOURCES) - 1) // len(SOURCES), len(SOURCES)),
+                       "unchanged"))
         for name in SERVERS:
             cg = cgroups.make(name)
             r = {"server": name, "label": {"itkd": "itkd", "apache": "Apache + mpm-itk"}[name]}
@@ -559,7 +572,8 @@ def main():
         sysctls.restore()
         L.remove_users(users)
         shutil.rmtree(work, ignore_errors=True)
-    md = report(results, env, sysctls.changes, notes)
+        L.state_done()
+    md = report(results, env, limits, notes)
     os.makedirs(L.RESULTS, exist_ok=True)
     with open(os.path.join(L.RESULTS, "scale-conns.md"), "w") as f:
         f.write(md)

@@ -27,37 +27,78 @@ cleanup() {
 		done < "$saved"
 		rm -f "$saved"
 	fi
+	# The servers and clients left in the scripts' cgroups, killed first:
+	# a user still running a process cannot be removed.
 	for root in /sys/fs/cgroup /sys/fs/cgroup/unified; do
 		for g in "$root"/itkd-scale-*; do
 			[ -d "$g" ] || continue
 			for sub in "$g"/*/; do
-				[ -f "$sub/cgroup.kill" ] && echo 1 > "$sub/cgroup.kill"
+				[ -d "$sub" ] || continue
+				say "killing what is left in $sub"
+				echo 1 > "$sub/cgroup.kill" || true
+				n=0
+				while grep -q "populated 1" "$sub/cgroup.events" && [ $n -lt 1200 ]; do
+					sleep 0.1
+					n=$((n + 1))
+				done
+				rmdir "$sub" || say "cannot remove $sub"
 			done
-			sleep 1
-			for sub in "$g"/*/; do
-				[ -d "$sub" ] && rmdir "$sub" 2>/dev/null || true
-			done
-			rmdir "$g" 2>/dev/null || say "cannot remove $g"
+			rmdir "$g" || say "cannot remove $g"
 		done
 	done
+	for state in /var/tmp/itkd-scale-state.*; do
+		[ -f "$state" ] || continue
+		while read -r kind value; do
+			case $kind in
+			user)
+				say "removing user $value"
+				userdel "$value" || true
+				groupdel "$value" 2>/dev/null || true ;;
+			dir)
+				case $value in
+				/var/tmp/itkd-scale-*) rm -rf "$value" ;;
+				esac ;;
+			esac
+		done < "$state"
+		rm -f "$state"
+	done
+}
+
+child=
+on_signal() {
+	if [ -n "$child" ]; then
+		kill "$child" 2>/dev/null || true
+		wait "$child" 2>/dev/null || true
+	fi
+	exit 130
 }
 
 [ "$(id -u)" = 0 ] || { say "needs root (servers switch uids); nothing run"; exit 1; }
 cleanup                 # what a run that was killed outright left
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap on_signal INT TERM
 mkdir -p "$results"
 only=${SCALE_ONLY:-}
-if [ "$only" != tls ]; then
-	rm -f "$results/scale-conns.md"
-	python3 "$here/scale.py" || say "bench/scale.py failed (status $?)"
-fi
-if [ "$only" != conns ]; then
-	rm -f "$results/tls.md"
-	python3 "$here/tls.py" || say "bench/tls.py failed (status $?)"
-fi
-{
-	if [ -f "$results/scale-conns.md" ]; then cat "$results/scale-conns.md"; echo; fi
-	if [ -f "$results/tls.md" ]; then cat "$results/tls.md"; fi
-} > "$results/scale.md"
+out=$results/scale.md.new
+: > "$out"
+# part NAME SCRIPT MD: run one part; its markdown, or why there is none.
+part() {
+	rm -f "$results/$3"
+	status=0
+	python3 "$here/$2" &
+	child=$!
+	wait "$child" || status=$?
+	child=
+	if [ -f "$results/$3" ]; then
+		cat "$results/$3" >> "$out"
+		echo >> "$out"
+	else
+		say "bench/$2 failed (status $status)"
+		printf '## %s\n\nbench/%s failed (status %d) and wrote nothing.\n\n' \
+		    "$1" "$2" "$status" >> "$out"
+	fi
+}
+[ "$only" = tls ] || part "Scale" scale.py scale-conns.md
+[ "$only" = conns ] || part "TLS full handshakes" tls.py tls.md
+mv "$out" "$results/scale.md"
 say "wrote $results/scale.md"

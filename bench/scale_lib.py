@@ -36,6 +36,20 @@ PAGE = (b"<!doctype html><title>1k</title>\n" + b"x" * 1024)[:1023] + b"\n"
 # put them back if this process dies without its finally blocks.
 SYSCTL_SAVE = "/var/tmp/itkd-scale-sysctl.saved"
 CGROUP_NAME = "itkd-scale"
+# The users made and the directory used by a run, for the same trap.
+STATE = "/var/tmp/itkd-scale-state.%d" % os.getpid()
+
+
+def state_add(kind, value):
+    with open(STATE, "a") as f:
+        f.write("%s %s\n" % (kind, value))
+
+
+def state_done():
+    try:
+        os.unlink(STATE)
+    except FileNotFoundError:
+        pass
 
 
 def say(msg):
@@ -97,6 +111,7 @@ def make_users():
             say("useradd %s: %s" % (name, r.stdout.strip()))
             return None
         created.append(name)
+        state_add("user", name)
     return created
 
 
@@ -275,10 +290,10 @@ class Cgroups:
                         os.kill(int(pid), signal.SIGKILL)
                     except OSError:
                         pass
-        end = time.time() + 20
+        end = time.time() + 120      # 20,000 exits take a while here
         while time.time() < end:
-            with open(os.path.join(path, "cgroup.procs")) as f:
-                if not f.read().strip():
+            with open(os.path.join(path, "cgroup.events")) as f:
+                if "populated 0" in f.read():
                     return True
             time.sleep(0.05)
         return False

@@ -316,6 +316,7 @@ def main():
         notes.append("no cgroup v2: server CPU per handshake n/a")
     work = tempfile.mkdtemp(prefix="itkd-scale-tls-", dir="/var/tmp")
     os.chmod(work, 0o755)
+    L.state_add("dir", work)
     procs = {}
     try:
         users = L.make_users()
@@ -356,6 +357,7 @@ def main():
         cgroups.close()
         L.remove_users(users)
         shutil.rmtree(work, ignore_errors=True)
+        L.state_done()
     md = report(fl, runs, env, notes)
     os.makedirs(L.RESULTS, exist_ok=True)
     with open(os.path.join(L.RESULTS, "tls.md"), "w") as f:
