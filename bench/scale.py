@@ -310,14 +310,28 @@ def start_apache(work, cg):
                           % (APACHE_WORKERS, KEEPALIVE))
 
 
-def measure(name, proc, port):
+def self_cpu_s():
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def measure(name, proc, port, cg):
     """The whole sequence against one server; a dict of figures."""
     res = {"server": name, "conns": CONNS}
     fails1, fails2 = {}, {}
     conns = [Conn(i) for i in range(CONNS)]
     t0 = time.monotonic()
+    busy0, self0, srv0 = L.machine_busy_s(), self_cpu_s(), L.Cgroups.usage_usec(cg)
     lat1 = drive(port, conns, True, fails1)
     res["open_s"] = time.monotonic() - t0
+    # Cores each side took while the connections were opened: the server
+    # (its cgroup), this client, and other work on the machine.
+    res["client_cores"] = (self_cpu_s() - self0) / res["open_s"]
+    busy = L.machine_busy_s() - busy0
+    if srv0 is not None:
+        res["server_cores"] = (L.Cgroups.usage_usec(cg) - srv0) / 1e6 / res["open_s"]
+        res["others_cores"] = max(0.0, busy / res["open_s"] - res["server_cores"] -
+                                  res["client_cores"])
     res["answered_first"] = len(lat1)
     res["fails_first"] = fails1
     res["lat1_p50"], res["lat1_p99"], res["lat1_max"] = \
@@ -398,6 +412,9 @@ def report(results, env, limits, notes):
             fms(r["lat1_p50"]), fms(r["lat1_p99"]), fms(r["lat1_max"])))
     row("time to open and answer all, s",
         lambda r: "n/a" if r.get("error") else "%.1f" % r["open_s"])
+    row("meanwhile, cores taken by the server + the client + other work",
+        lambda r: "n/a" if r.get("error") or r.get("server_cores") is None else
+        "%.2f + %.2f + %.2f" % (r["server_cores"], r["client_cores"], r["others_cores"]))
     row("processes of the server, all open",
         lambda r: "n/a" if r.get("error") else "%d" % r["memory"]["processes"])
     row("total PSS, all open", lambda r: "n/a" if r.get("error") else
@@ -544,6 +561,7 @@ def main():
             cg = cgroups.make(name)
             r = {"server": name, "label": {"itkd": "itkd", "apache": "Apache + mpm-itk"}[name]}
             proc = None
+            L.settle()    # the previous server's thousands of exits
             try:
                 if name == "itkd":
                     binary = L.build_itkd()
@@ -554,7 +572,7 @@ def main():
                 if err:
                     r["error"] = err
                 else:
-                    r.update(measure(name, proc, port))
+                    r.update(measure(name, proc, port, cg))
             except (RuntimeError, OSError) as e:
                 r["error"] = str(e)
             finally:

@@ -380,6 +380,27 @@ def proc_kib(pid, path, field):
     return None
 
 
+def machine_busy_s():
+    """CPU seconds the whole machine spent busy since boot (/proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)   # idle, iowait
+    return (sum(fields[:8]) - idle) / float(os.sysconf("SC_CLK_TCK"))
+
+
+def settle(limit_s=120.0):
+    """Wait (up to limit_s) until the machine holds about as many tasks as
+    before a run of thousands of processes: their exits, still running
+    after their cgroup has emptied, would be counted against the next run."""
+    end = time.time() + limit_s
+    while time.time() < end:
+        with open("/proc/loadavg") as f:
+            running = int(f.read().split()[3].split("/")[0])
+        if running <= 2 * (os.cpu_count() or 1):
+            return
+        time.sleep(0.5)
+
+
 def count_fds(pid):
     try:
         return len(os.listdir("/proc/%d/fd" % pid))

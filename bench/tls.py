@@ -108,6 +108,7 @@ def run_client(kind, port, work, client_cg, tls_client):
         n = 1
     u0 = L.Cgroups.usage_usec(client_cg)
     t0 = time.monotonic()
+    busy0 = L.machine_busy_s()
     procs = []
     for i in range(n):
         log = os.path.join(work, "client-%s-%d.out" % (kind, i))
@@ -121,7 +122,7 @@ def run_client(kind, port, work, client_cg, tls_client):
             p.wait()
     wall = time.monotonic() - t0
     u1 = L.Cgroups.usage_usec(client_cg)
-    res = {"client": kind, "wall_s": wall,
+    res = {"client": kind, "wall_s": wall, "busy_s": L.machine_busy_s() - busy0,
            "client_cpu_us": None if u0 is None else u1 - u0}
     outs = []
     for log in logs:
@@ -167,6 +168,11 @@ def measure(name, ports, server_cg, work, client_cg, tls_client):
         u1 = L.Cgroups.usage_usec(server_cg)
         res["server"] = name
         res["server_cpu_us"] = None if u0 is None else u1 - u0
+        if res["server_cpu_us"] is not None and res["client_cpu_us"] is not None:
+            # What the rest of the machine (other work) took meanwhile.
+            res["others_cores"] = max(0.0, res["busy_s"] - (res["server_cpu_us"] +
+                                                            res["client_cpu_us"]) / 1e6) / \
+                res["wall_s"]
         if res.get("handshakes"):
             res["rate"] = res["handshakes"] / res["wall_s"]
             for side in ("server", "client"):
@@ -204,7 +210,8 @@ def report(fl, runs, env, notes):
              "ECDHE-ECDSA with an EC P-256 certificate, X25519 (both servers choose it); one "
              "GET of the 1 KiB page with `Connection: close` per connection, %g s per run, "
              "median of %d round(s). CPU time from cgroup v2 cpu.stat of a group per server and "
-             "one for the client." % (env["date"], CORES, env["load_before"], SECONDS, ROUNDS))
+             "one for the client; \"other work\" is the rest of the machine's busy time "
+             "(/proc/stat) meanwhile: other jobs on a shared machine." % (env["date"], CORES, env["load_before"], SECONDS, ROUNDS))
     o.append("")
     if fl:
         o.append("### The crypto floor (bench/tls_floor.c, %s)\n" % env.get("built", ""))
@@ -238,17 +245,17 @@ def report(fl, runs, env, notes):
                     name, CLIENT_TITLE[kind], rs[-1]["error"] if rs else "not run"))
                 continue
             s = {k: med(ok, k) for k in ("rate", "server_us_per_hs", "client_us_per_hs",
-                                         "server_cores", "client_cores", "p50_ms", "p99_ms",
-                                         "errors")}
+                                         "server_cores", "client_cores", "others_cores",
+                                         "p50_ms", "p99_ms", "errors")}
             summ[(name, kind)] = s
             ratio = (None if s["client_us_per_hs"] is None or not s["server_us_per_hs"]
                      else s["client_us_per_hs"] / s["server_us_per_hs"])
             curves = sorted(set(r["curve"] for r in ok if r.get("curve")))
-            o.append("| %s | %s%s | %.0f | %s | %s | %s | %s + %s | %s | %s |" % (
+            o.append("| %s | %s%s | %.0f | %s | %s | %s | %s + %s + %s | %s | %s |" % (
                 name, CLIENT_TITLE[kind], " (ECDHE: %s)" % ", ".join(curves) if curves else "", s["rate"], fnum(s["server_us_per_hs"]),
                 fnum(s["client_us_per_hs"]), fnum(ratio, "%.2f"),
                 fnum(s["server_cores"], "%.2f"), fnum(s["client_cores"], "%.2f"),
-                "—" if s["p50_ms"] is None else "%.1f / %.1f" % (s["p50_ms"], s["p99_ms"]),
+                fnum(s["others_cores"], "%.2f"), "—" if s["p50_ms"] is None else "%.1f / %.1f" % (s["p50_ms"], s["p99_ms"]),
                 fnum(s["errors"])))
     o.append("")
     o.append("### Findings\n")
@@ -303,6 +310,7 @@ def main():
     if os.geteuid() != 0:
         L.say("tls: needs root; nothing run")
         return 1
+    L.settle()
     with open("/proc/loadavg") as f:
         load_before = " ".join(f.read().split()[:3])
     env = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
