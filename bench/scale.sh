@@ -19,6 +19,7 @@ saved=/var/tmp/itkd-scale-sysctl.saved
 say() { echo "scale.sh: $*"; }
 
 cleanup() {
+	rm -f "$results/scale.md.new"
 	if [ -f "$saved" ]; then
 		while read -r name value; do
 			say "restoring $name to $value"
