@@ -213,7 +213,8 @@ def report(fl, runs, env, notes):
              "GET of the 1 KiB page with `Connection: close` per connection, %g s per run, "
              "median of %d round(s). CPU time from cgroup v2 cpu.stat of a group per server and "
              "one for the client; \"other work\" is the rest of the machine's busy time "
-             "(/proc/stat) meanwhile: other jobs on a shared machine." % (env["date"], CORES, env["load_before"], SECONDS, ROUNDS))
+             "(/proc/stat) meanwhile: other jobs on a shared machine."
+             % (env["date"], CORES, env["load_before"], SECONDS, ROUNDS))
     o.append("")
     if fl:
         o.append("### The crypto floor (bench/tls_floor.c, %s)\n" % env.get("built", ""))
@@ -233,9 +234,9 @@ def report(fl, runs, env, notes):
                  % fl["ecdsa_p256_verify_us"])
         o.append("")
     o.append("### Handshakes per second, and the CPU each side spent per handshake\n")
-    o.append("| server | client | handshakes/s (-plain: connections/s) | server µs CPU / handshake | client µs CPU / "
-             "handshake | client / server CPU | cores: server + client + other work | p50 / p99 ms | "
-             "errors |")
+    o.append("| server | client | handshakes/s (-plain: connections/s) | server µs CPU / "
+             "handshake | client µs CPU / handshake | client / server CPU | cores: server + "
+             "client + other work | p50 / p99 ms | errors |")
     o.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     summ = {}
     for name in SERVERS:
@@ -254,10 +255,11 @@ def report(fl, runs, env, notes):
                      else s["client_us_per_hs"] / s["server_us_per_hs"])
             curves = sorted(set(r["curve"] for r in ok if r.get("curve")))
             o.append("| %s | %s%s | %.0f | %s | %s | %s | %s + %s + %s | %s | %s |" % (
-                name, CLIENT_TITLE[kind], " (ECDHE: %s)" % ", ".join(curves) if curves else "", s["rate"], fnum(s["server_us_per_hs"]),
-                fnum(s["client_us_per_hs"]), fnum(ratio, "%.2f"),
-                fnum(s["server_cores"], "%.2f"), fnum(s["client_cores"], "%.2f"),
-                fnum(s["others_cores"], "%.2f"), "—" if s["p50_ms"] is None else "%.1f / %.1f" % (s["p50_ms"], s["p99_ms"]),
+                name, CLIENT_TITLE[kind], " (ECDHE: %s)" % ", ".join(curves) if curves else "",
+                s["rate"], fnum(s["server_us_per_hs"]), fnum(s["client_us_per_hs"]),
+                fnum(ratio, "%.2f"), fnum(s["server_cores"], "%.2f"),
+                fnum(s["client_cores"], "%.2f"), fnum(s["others_cores"], "%.2f"),
+                "—" if s["p50_ms"] is None else "%.1f / %.1f" % (s["p50_ms"], s["p99_ms"]),
                 fnum(s["errors"])))
     o.append("")
     o.append("### Findings\n")
