@@ -7,7 +7,8 @@
 # bench/results/scale-conns.md and bench/results/tls.md (each part alone),
 # and their raw figures in bench/results/scale.json and tls.json.
 #
-# As root. SCALE_ONLY=conns or SCALE_ONLY=tls runs one part.
+# As root. SCALE_ONLY=conns or SCALE_ONLY=tls runs one part; QUICK=1 (as
+# `make bench QUICK=1` sets it) makes both short.
 # The scripts restore what they change; this trap is the backstop if one
 # of them dies: the sysctls they saved are put back, and whatever is left
 # in their cgroups is killed.
@@ -80,6 +81,12 @@ trap cleanup EXIT
 trap on_signal INT TERM
 mkdir -p "$results"
 only=${SCALE_ONLY:-}
+# make bench QUICK=1: 1,000 connections and 2 s TLS runs, unless set.
+case ${QUICK:-0} in
+0|"") ;;
+*) SCALE_CONNS=${SCALE_CONNS:-1000}; TLS_SECONDS=${TLS_SECONDS:-2}
+   export SCALE_CONNS TLS_SECONDS ;;
+esac
 out=$results/scale.md.new
 : > "$out"
 # part NAME SCRIPT MD: run one part; its markdown, or why there is none.
