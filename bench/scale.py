@@ -520,6 +520,7 @@ def main():
         L.say("client nofile: %d -> %d" % (soft, max(want, 65536)))
     limits.append(("nofile of the client (bench/scale.py)", str(soft), "%d" % want, during))
     sysctls, cgroups, users = L.Sysctls(), L.Cgroups(), None
+    baseline = L.tasks()
     work = tempfile.mkdtemp(prefix="itkd-scale-", dir="/var/tmp")
     os.chmod(work, 0o755)
     L.state_add("dir", work)
@@ -558,7 +559,7 @@ def main():
             cg = cgroups.make(name)
             r = {"server": name, "label": {"itkd": "itkd", "apache": "Apache + mpm-itk"}[name]}
             proc = None
-            L.settle()    # the previous server's thousands of exits
+            L.settle(baseline + 1000)    # the previous server's thousands of exits
             try:
                 if name == "itkd":
                     binary = L.build_itkd()

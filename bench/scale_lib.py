@@ -388,16 +388,18 @@ def machine_busy_s():
     return (sum(fields[:8]) - idle) / float(os.sysconf("SC_CLK_TCK"))
 
 
-def settle(limit_s=120.0):
-    """Wait (up to limit_s) until the machine holds about as many tasks as
-    before a run of thousands of processes: their exits, still running
-    after their cgroup has emptied, would be counted against the next run."""
+def tasks():
+    """Tasks on the machine now (/proc/loadavg)."""
+    with open("/proc/loadavg") as f:
+        return int(f.read().split()[3].split("/")[1])
+
+
+def settle(max_tasks, limit_s=120.0):
+    """Wait (up to limit_s) until the machine holds at most max_tasks tasks:
+    the exits of a previous run's thousands of processes, still going on
+    after their cgroup has emptied, would be counted against the next."""
     end = time.time() + limit_s
-    while time.time() < end:
-        with open("/proc/loadavg") as f:
-            running = int(f.read().split()[3].split("/")[0])
-        if running <= 2 * (os.cpu_count() or 1):
-            return
+    while time.time() < end and tasks() > max_tasks:
         time.sleep(0.5)
 
 
