@@ -298,7 +298,7 @@ def start_apache(work, cg):
             if n >= APACHE_WORKERS:
                 break
             still = still + 1 if n == last else 0
-            if still >= 30:
+            if still >= 75:     # 15 s without a new child
                 break
             last = n
             time.sleep(0.2)
