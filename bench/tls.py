@@ -269,9 +269,9 @@ def report(fl, runs, env, notes):
             o.append("- %s: `openssl s_time` spent %.0f µs of CPU per handshake, %.2f of the "
                      "server's %.0f, and took %.2f cores; bench/tls_client spent %.0f µs "
                      "(%.2f of the server's). Same 4 connections in flight, the cheaper client: "
-                     "%.0f handshakes/s against s_time's %.0f (%.2fx: what s_time's CPU cost "
-                     "the server); %d in flight: %.0f (%.2fx s_time: s_time's 4 sequential "
-                     "clients also left the server idle between handshakes)." % (
+                     "%.0f handshakes/s against s_time's %.0f (%.2fx: each s_time process works "
+                     "through its own share of every handshake while its one connection "
+                     "waits); %d in flight: %.0f (%.2fx s_time)." % (
                          name, st["client_us_per_hs"],
                          st["client_us_per_hs"] / st["server_us_per_hs"],
                          st["server_us_per_hs"], st["client_cores"], t4["client_us_per_hs"],
