@@ -595,7 +595,8 @@ def main():
         f.write(md)
     with open(os.path.join(L.RESULTS, "scale.json"), "w") as f:
         json.dump({"env": env, "conns": CONNS, "inflight": INFLIGHT, "results": results,
-                   "sysctl_changes": sysctls.changes, "notes": notes}, f, indent=1,
+                   "sysctl_changes": sysctls.changes, "limits": limits, "notes": notes}, f,
+                  indent=1,
                   sort_keys=True)
     print(md)
     L.say("done in %.0f s" % (time.time() - t_start))
@@ -606,6 +607,15 @@ def interrupted(*_):
     raise KeyboardInterrupt()
 
 
+def rewrite_report():
+    """--report: scale-conns.md again from scale.json, nothing run."""
+    with open(os.path.join(L.RESULTS, "scale.json")) as f:
+        data = json.load(f)
+    with open(os.path.join(L.RESULTS, "scale-conns.md"), "w") as f:
+        f.write(report(data["results"], data["env"], data.get("limits", []), data["notes"]))
+    return 0
+
+
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, interrupted)
-    sys.exit(main())
+    sys.exit(rewrite_report() if "--report" in sys.argv[1:] else main())
