@@ -409,7 +409,8 @@ def report(results, env, limits, notes):
             fms(r["lat1_p50"]), fms(r["lat1_p99"]), fms(r["lat1_max"])))
     row("time to open and answer all, s",
         lambda r: "n/a" if r.get("error") else "%.1f" % r["open_s"])
-    row("meanwhile, cores taken by the server + the client + other work",
+    row("meanwhile, cores taken by the server + the client + other work (other jobs, "
+        "and interrupt time no cgroup is charged)",
         lambda r: "n/a" if r.get("error") or r.get("server_cores") is None else
         "%.2f + %.2f + %.2f" % (r["server_cores"], r["client_cores"], r["others_cores"]))
     row("processes of the server, all open",

@@ -213,7 +213,8 @@ def report(fl, runs, env, notes):
              "GET of the 1 KiB page with `Connection: close` per connection, %g s per run, "
              "median of %d round(s). CPU time from cgroup v2 cpu.stat of a group per server and "
              "one for the client; \"other work\" is the rest of the machine's busy time "
-             "(/proc/stat) meanwhile: other jobs on a shared machine."
+             "(/proc/stat) meanwhile: other jobs on a shared machine, and the interrupt "
+             "time (loopback packets) the kernel charges to no cgroup."
              % (env["date"], CORES, env["load_before"], SECONDS, ROUNDS))
     o.append("")
     if fl:
