@@ -649,6 +649,14 @@ serve_connection(const struct config *cfg, struct tls_keys *keys,
 	cs.rootfd = -1;
 	if (priv_monitor(cfg) < 0)
 		_exit(1);
+	/* A connection that will not handshake here (plain, or handed off
+	 * with its session still in the old gatekeeper) needs no key: unmap
+	 * them before the fork, and neither process holds them or pays to
+	 * let them go. */
+	if (keys != NULL && (!a->tls || a->preload >= 0)) {
+		tls_unmap(keys);
+		keys = NULL;
+	}
 	gk = monitor_start(cfg, keys, a, slot, &m, &sp);
 
 	/* The monitor, from the message alone: which identity, and what the
@@ -658,7 +666,8 @@ serve_connection(const struct config *cfg, struct tls_keys *keys,
 						 * reads it if we crash */
 	score_unmap();
 	if (keys != NULL)
-		tls_wipe(keys);         /* no private key survives the switch */
+		tls_unmap(keys);        /* no private key survives the switch;
+					 * no handshake ran here to scrub */
 	log_keep_only(vh);              /* no other vhost's log fd either */
 	addresses(a, &peer, &local);
 	if (m.client.ss_family != AF_UNSPEC)

@@ -1345,7 +1345,7 @@ tls_server_name(const struct tls_conn *t)
 }
 
 void
-tls_wipe(struct tls_keys *k)
+tls_unmap(struct tls_keys *k)
 {
 	the_conn.policy.chosen = NULL;
 	if (k != NULL && k->vault != NULL) {
@@ -1360,6 +1360,12 @@ tls_wipe(struct tls_keys *k)
 		munmap(cache, cache_len);
 		cache = NULL;
 	}
+}
+
+void
+tls_wipe(struct tls_keys *k)
+{
+	tls_unmap(k);
 	scrub_stack();
 }
 

@@ -38,9 +38,12 @@ struct tls_conn *tls_accept(struct tls_keys *k, const struct config *cfg,
 const struct vhost *tls_vhost(const struct tls_conn *t);
 const char *tls_server_name(const struct tls_conn *t);
 
-/* Child of a TLS connection, before the identity switch: unmap every
- * private key and the session cache. The live connection keeps working:
- * it no longer needs the key. */
+/* A child, before it reads a client's byte or takes an identity: unmap
+ * every private key and the session cache. The live connection keeps
+ * working: it no longer needs the key. */
+void tls_unmap(struct tls_keys *k);
+/* tls_unmap, then overwrite the stack the handshake ran on (BearSSL leaves
+ * key-derived bytes in dead frames): for the process that handshook. */
 void tls_wipe(struct tls_keys *k);
 
 /* The loader on bytes in memory, for the fuzzer and the unit test: a

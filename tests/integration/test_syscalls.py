@@ -8,18 +8,20 @@ import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import (RANGES, UID_A, UID_B, UID_USER, Server, conn_child, connect, done, mkdir,  # noqa: E402
+from itkdtest import (TOP, RANGES, UID_A, UID_B, UID_USER, Server, conn_child, connect, done, mkdir,  # noqa: E402
                       need_root, ok, read_response, skip, wait_for, write)
 
 need_root("system call counts")
 
 CONF = """
 listen 127.0.0.1:{port}
+listen 127.0.0.1:{tlsport} tls
 user #%d
 group #%d
 """ % (UID_USER, UID_USER) + RANGES + """error-log {dir}/error.log
@@ -29,6 +31,8 @@ vhost a.test
 root {dir}/a
 user #%d
 group #%d
+tls-cert {dir}/certs/a.pem
+tls-key {dir}/certs/a.key
 vhost b.test
 root {dir}/b
 user #%d
@@ -146,13 +150,47 @@ def one_connection(srv):
     count = {}
     for p, _n, _f in rows:
         count[role.get(p, "other")] = count.get(role.get(p, "other"), 0) + 1
+    # With TLS configured, a plain connection's processes never had the
+    # keys (the master withholds them from its fork): nothing to unmap.
+    unmaps = [(role.get(p), n) for p, n, _f in rows
+              if n in ("munmap", "madvise") and p != master]
+    ok("connection, plain beside TLS: no key mapping to drop", unmaps == [], unmaps)
     print("# one-request connection: %s" % ", ".join("%s %d" % kv for kv in sorted(count.items())))
     ok("connection: answered", r[:12] == b"HTTP/1.1 200", r[:40])
-    # Budgets: today's counts with a little room, so a change that adds
+    # Budgets: today's counts with a little room (the master may also
+    # switch the key mappings' MADV_DONTFORK, twice), so a change that adds
     # calls to every connection shows here.
-    for name, most in (("master", 12), ("monitor", 48), ("gatekeeper", 28)):
+    for name, most in (("master", 14), ("monitor", 48), ("gatekeeper", 28)):
         ok("connection: %s makes at most %d system calls (%d)" % (name, most, count.get(name, 0)),
            0 < count.get(name, 0) <= most, count)
+
+
+def tls_connection(srv):
+    """A TLS connection: the gatekeeper handshakes, then unmaps the keys
+    and scrubs its stack; the monitor, which never ran the handshake, only
+    unmaps."""
+    out = os.path.join(srv.dir, "tls.strace")
+    st = traced([srv.proc.pid], out, follow=True)
+    ctx = ssl.create_default_context(cafile=os.path.join(srv.dir, "certs", "ca.pem"))
+    s = ctx.wrap_socket(connect(srv.tlsport), server_hostname="a.test")
+    s.sendall(b"GET /1k.html HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+    r = read_response(s)
+    s.close()
+    wait_for(lambda: not srv.children(), 5)
+    time.sleep(0.2)
+    stop(st)
+    rows = calls(out)
+    order = []
+    for p, _n, _f in rows:
+        if p != srv.proc.pid and p not in order:
+            order.append(p)
+    role = dict(zip(order, ("monitor", "gatekeeper")))
+    drops = sorted((role.get(p, "?"), n) for p, n, _f in rows if n in ("munmap", "madvise"))
+    ok("TLS connection: answered", r[:12] == b"HTTP/1.1 200", r[:40])
+    ok("TLS connection: gatekeeper unmaps keys and cache and scrubs; the monitor only unmaps",
+       drops.count(("gatekeeper", "madvise")) == 1 and drops.count(("monitor", "madvise")) == 0
+       and drops.count(("monitor", "munmap")) == 2 and drops.count(("gatekeeper", "munmap")) >= 2,
+       drops)
 
 
 def body(s, path):
@@ -205,15 +243,19 @@ def main():
     if not have_strace():
         skip("system call counts", "no strace and it cannot be installed")
         done()
-    srv = Server(CONF, name="sc", start=False)
+    srv = Server(CONF, name="sc", tls=True, start=False)
+    subprocess.run(["sh", os.path.join(TOP, "tests", "certs.sh"), os.path.join(srv.dir, "certs")],
+                   check=True, stdout=subprocess.DEVNULL)
     root = mkdir(os.path.join(srv.dir, "a"), UID_A, UID_A, 0o700)
     write(os.path.join(root, "1k.html"), "x" * 1024, UID_A, UID_A, 0o600)
     broot = mkdir(os.path.join(srv.dir, "b"), UID_B, UID_B, 0o700)
     write(os.path.join(broot, "secret.txt"), "secret of b\n", UID_B, UID_B, 0o600)
     srv.start()
+    srv.wait_port(srv.tlsport)
     try:
         keepalive(srv)
         one_connection(srv)
+        tls_connection(srv)
         kept_file(srv)
     finally:
         srv.stop()
