@@ -73,6 +73,7 @@
 #include "log.h"
 #include "path.h"
 #include "serve.h"
+#include "sig.h"
 #include "tls.h"
 #include "vhost.h"
 
@@ -576,21 +577,6 @@ close_from(int lowfd)
 		close(fd);
 }
 
-/* Every disposition back to SIG_DFL, through the system call: the C
- * library's sigaction() refuses the signals it keeps for itself (glibc's
- * 32 and 33), and an ignored one would be inherited across execve. A
- * zeroed kernel sigaction is SIG_DFL, no flags, empty mask on every
- * architecture, whatever its layout. SIGKILL and SIGSTOP fail, harmlessly. */
-static void
-default_signals(void)
-{
-	static const unsigned long dfl[8];
-	int sig;
-
-	for (sig = 1; sig < NSIG; sig++)
-		syscall(SYS_rt_sigaction, sig, dfl, NULL, (size_t)(NSIG / 8));
-}
-
 /* fork()ed: become the script. Only async-signal-safe calls from here.
  * An exec failure reports errno on fd 3 (close-on-exec: gone on success).
  *
@@ -612,7 +598,7 @@ child_exec(int dirfd, const char *exe, char *const argv[], char *const envp[],
 	/* First: dirfd may be a low number the shuffle below reuses. */
 	if (fchdir(dirfd) < 0)
 		goto fail;
-	default_signals();
+	sig_default_ours();     /* the master left no other one ignored */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setpgid(0, 0);

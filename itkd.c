@@ -34,6 +34,7 @@
 #include "proxy.h"
 #include "score.h"
 #include "serve.h"
+#include "sig.h"
 #include "tls.h"
 #include "vhost.h"
 
@@ -91,20 +92,13 @@ usage(FILE *f)
  * and inherited by every fork. Whoever started us may have left a signal
  * ignored, and an ignored signal stays ignored across execve: an ignored
  * SIGCHLD would make the kernel reap children unseen (the master's
- * scoreboard slots never freed, CGI exit statuses lost). */
+ * scoreboard slots never freed, CGI exit statuses lost). So every one
+ * goes back to SIG_DFL, and then only sig.c's own few are ignored. */
 static int
 signals_default(void)
 {
-	if (signal(SIGCHLD, SIG_DFL) == SIG_ERR ||
-	    signal(SIGHUP, SIG_DFL) == SIG_ERR ||
-	    signal(SIGTERM, SIG_DFL) == SIG_ERR ||
-	    signal(SIGINT, SIG_DFL) == SIG_ERR ||
-	    signal(SIGPIPE, SIG_IGN) == SIG_ERR ||     /* a closed socket is an
-							  error, not death */
-	    signal(SIGXFSZ, SIG_IGN) == SIG_ERR)       /* `limit fsize` below
-							  the log: EFBIG */
-		return -1;
-	return 0;
+	sig_default_all();
+	return sig_ignore_ours();
 }
 
 /* A connection process blocks nothing (CGI programs inherit its mask). */
