@@ -120,6 +120,13 @@ itkd-static $(STATIC_TARGETS:%=itkd-static-%): $(OBJ)
 $(O)/unit_priv: tests/unit_priv.c $(O)/priv.o tests/unit.h
 	$(CC) $(CFLAGS) -I. $(LDFLAGS) -static -o $@ $< $(O)/priv.o -lcap
 
+# make check-cross [TARGETS="aarch64 armhf ..."]: every static target on
+# Debian's own kernel for it in qemu-system: two vhosts under two uids, the
+# serving processes' credentials, unit_priv, the size limit
+# (scripts/check-cross).
+check-cross:
+	@python3 scripts/check-cross $(TARGETS)
+
 # make install [PREFIX=/usr/local] [DESTDIR=]
 PREFIX ?= /usr/local
 install: itkd
@@ -131,7 +138,7 @@ install: itkd
 	if [ -f conf/itkd.conf.example ]; then install -m 0644 conf/itkd.conf.example \
 	    $(DESTDIR)$(PREFIX)/share/doc/itkd/itkd.conf.example; fi
 
-.PHONY: all deps check run clean static static-unit static-sizes install fuzz
+.PHONY: all deps check check-cross run clean static static-unit static-sizes install fuzz
 
 # make bench [QUICK=1]: itkd against Apache + mpm-itk on loopback (bench/run),
 # results in bench/results/. Not part of `make check`.
