@@ -206,6 +206,9 @@ master_filter(void)
 	expect(m, &f, "getpid, other arch", OTHER, __NR_getpid, 0, 0, 0, KILL);
 	expect(m, &f, "setuid(61001), other arch", OTHER, CALL_SETUID,
 	    61001, 0, 0, KILL);
+#ifdef FOREIGN_NR_BIT
+	expect(m, &f, "x32 getpid", ARCH, FOREIGN_NR_BIT | __NR_getpid, 0, 0, 0, KILL);
+#endif
 #ifdef __NR_setuid32
 	expect(m, &f, "16-bit setuid(61001)", ARCH, __NR_setuid, 61001, 0, 0, EPERM_);
 #endif
