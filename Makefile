@@ -114,20 +114,37 @@ run: deps itkd
 	@sh scripts/demo
 
 clean:
-	rm -f itkd itkd-static *.o $(UNIT) $(HELPERS)
+	rm -f itkd itkd-static $(STATIC_TARGETS:%=itkd-static-%) *.o $(UNIT) $(HELPERS)
 	rm -rf tests/fuzz/bin
 	rm -rf build/obj build/asan
 	rm -rf tests/tmp
 
-# make static: scripts/static builds BearSSL and libcap from Debian's source
-# packages with musl-gcc into build/static, then makes itkd-static with
-# CC=musl-gcc O=build/static/obj: the same SRC, linked statically, stripped.
-static:
-	@sh scripts/static
+# make static [TARGET=x86_64|aarch64|armhf|armel|mipsel|mips]: scripts/static
+# builds musl, BearSSL and libcap for TARGET (default: this machine's) from
+# Debian's source packages into build/static/TARGET, then makes
+# itkd-static-TARGET with that musl's CC and TARGET's STRIP, O=build/static/
+# TARGET/obj: the same SRC, linked statically, stripped; and a static
+# unit_priv for TARGET. `make static-sizes`: each built binary against its
+# size limit.
+STRIP ?= strip
+STATIC_TARGETS = x86_64 aarch64 armhf armel mipsel mips
+static static-unit:
+	@sh scripts/static $(TARGET)
+static-sizes:
+	@sh scripts/static-sizes
 
-itkd-static: $(OBJ)
-	$(CC) $(STATIC_LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
-	strip --strip-all -R .comment $@
+itkd-static $(STATIC_TARGETS:%=itkd-static-%): $(OBJ)
+	$(CC) $(LDFLAGS) -static -o $@ $(OBJ) $(LDLIBS)
+	$(STRIP) --strip-all -R .comment $@
+$(O)/unit_priv: tests/unit_priv.c $(O)/priv.o tests/unit.h
+	$(CC) $(CFLAGS) -I. $(LDFLAGS) -static -o $@ $< $(O)/priv.o -lcap
+
+# make check-cross [TARGETS="aarch64 armhf ..."]: every static target on
+# Debian's own kernel for it in qemu-system: two vhosts under two uids, the
+# serving processes' credentials, unit_priv, the size limit
+# (scripts/check-cross).
+check-cross:
+	@python3 scripts/check-cross $(TARGETS)
 
 # The ELF classifier on crafted headers (elfabi.c is a leaf).
 tests/unit_elf: tests/unit_elf.c $(O)/elfabi.o tests/unit.h
@@ -158,7 +175,7 @@ install-static:
 	install -m 0755 $(STATIC_BIN) $(DESTDIR)$(PREFIX)/sbin/itkd
 .PHONY: install-static
 
-.PHONY: all deps check run clean static install fuzz
+.PHONY: all deps check check-cross run clean static static-unit static-sizes install fuzz
 
 # make bench [QUICK=1]: itkd against Apache + mpm-itk on loopback (bench/run),
 # results in bench/results/. Not part of `make check`.

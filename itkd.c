@@ -967,9 +967,19 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (score_init(cfg.max_clients > 1024 ? SCORE_SLOTS_MAX : 1024) < 0 ||
-	    score_config(counts_vhosts(&cfg)) < 0 ||
-	    (cfg.tls_session_cache > 0 && tls_cache_init(cfg.tls_session_cache) < 0)) {
-		fprintf(stderr, "itkd: cannot map shared memory\n");
+	    score_config(counts_vhosts(&cfg)) < 0) {
+		fprintf(stderr, "itkd: cannot map shared memory: %s\n", strerror(errno));
+		return 1;
+	}
+	if (cfg.tls_session_cache > 0 && tls_cache_init(cfg.tls_session_cache) < 0) {
+		if (errno == ENOSYS)
+			fprintf(stderr, "itkd: tls-session-cache: its lock, a robust "
+			    "process-shared mutex, needs the kernel's robust futex "
+			    "list (get_robust_list), which this system lacks (qemu-user "
+			    "does); `tls-session-cache 0` does without the cache\n");
+		else
+			fprintf(stderr, "itkd: tls-session-cache: cannot set up the "
+			    "shared session cache: %s\n", strerror(errno));
 		return 1;
 	}
 	if (handoff_channel(&chan_master, &chan_child) < 0) {

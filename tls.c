@@ -892,6 +892,7 @@ tls_cache_init(int entries)
 	pthread_mutexattr_t ma;
 	size_t store;
 	void *m;
+	int e;
 
 	if (cache != NULL || entries <= 0)
 		return 0;
@@ -904,12 +905,15 @@ tls_cache_init(int entries)
 	if (m == MAP_FAILED)
 		return -1;
 	cache = m;
-	if (pthread_mutexattr_init(&ma) != 0 ||
-	    pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED) != 0 ||
-	    pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST) != 0 ||
-	    pthread_mutex_init(&cache->lock, &ma) != 0) {
+	/* errno: what failed. musl refuses a robust mutex with ENOSYS where
+	 * get_robust_list is missing (qemu-user has none). */
+	if ((e = pthread_mutexattr_init(&ma)) != 0 ||
+	    (e = pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED)) != 0 ||
+	    (e = pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST)) != 0 ||
+	    (e = pthread_mutex_init(&cache->lock, &ma)) != 0) {
 		munmap(m, cache_len);
 		cache = NULL;
+		errno = e;
 		return -1;
 	}
 	pthread_mutexattr_destroy(&ma);

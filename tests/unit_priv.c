@@ -287,18 +287,20 @@ setgroups_65(void)
 	return eperm(setgroups(65, g));
 }
 
+#ifdef __x86_64__
+#ifndef __X32_SYSCALL_BIT               /* musl's headers do not define it */
+#define __X32_SYSCALL_BIT 0x40000000
+#endif
+
 static void
 x32_getpid(void)
 {
-#ifdef __X32_SYSCALL_BIT
 	syscall(__X32_SYSCALL_BIT + __NR_getpid);
-#endif
 }
 
 static void
 i386_getpid(void)
 {
-#ifdef __x86_64__
 	long ret;
 
 	/* Where the kernel has no IA32 emulation the call faults: die of it
@@ -309,7 +311,6 @@ i386_getpid(void)
 	    : "memory", "r8", "r9", "r10", "r11");
 	if (ret != (long)getpid())
 		_exit(2);
-#endif
 }
 
 /* Whether this kernel runs i386 system calls (int $0x80) at all, found
@@ -318,6 +319,7 @@ i386_getpid(void)
  * whatever a filter says, and the checks that the filter kills it have
  * nothing to show: they skip, naming this control. */
 static int ia32_works;
+#endif
 
 #define IA32_SKIP "this kernel runs no i386 system calls (the control " \
 	"'priv control i386 getpid works without filter' faults): nothing to kill"
