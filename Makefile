@@ -134,10 +134,10 @@ static-sizes:
 	@sh scripts/static-sizes
 
 itkd-static $(STATIC_TARGETS:%=itkd-static-%): $(OBJ)
-	$(CC) $(LDFLAGS) -static -o $@ $(OBJ) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -static -o $@ $(OBJ) $(LDLIBS)
 	$(STRIP) --strip-all -R .comment $@
 $(O)/unit_priv: tests/unit_priv.c $(O)/priv.o tests/unit.h
-	$(CC) $(CFLAGS) -I. $(LDFLAGS) -static -o $@ $< $(O)/priv.o -lcap
+	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -static -o $@ $< $(O)/priv.o -lcap
 
 # make check-cross [TARGETS="aarch64 armhf ..."]: every static target on
 # Debian's own kernel for it in qemu-system: two vhosts under two uids, the
