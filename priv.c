@@ -922,11 +922,25 @@ static const int gate_calls[] = {
 #ifdef __NR_ppoll_time64
 	__NR_ppoll_time64,
 #endif
+	/* musl names a 32-bit target's old time calls clock_gettime32 and
+	 * gettimeofday_time32, with no plain name; glibc and 64-bit
+	 * targets use the plain one. */
+#ifdef __NR_clock_gettime
 	__NR_clock_gettime,
+#endif
+#ifdef __NR_clock_gettime32
+	__NR_clock_gettime32,
+#endif
 #ifdef __NR_clock_gettime64
 	__NR_clock_gettime64,
 #endif
-	__NR_gettimeofday, __NR_getrandom,
+#ifdef __NR_gettimeofday
+	__NR_gettimeofday,
+#endif
+#ifdef __NR_gettimeofday_time32
+	__NR_gettimeofday_time32,
+#endif
+	__NR_getrandom,
 	__NR_brk, __NR_munmap, __NR_madvise,
 #ifdef __NR_mmap
 	__NR_mmap,
