@@ -1,5 +1,6 @@
-# itkd: GNU make. `make`, `make check`, `make run`, `make static`, `make bench`,
-# `make fuzz`, `make install`, `make clean`.
+# itkd: GNU make. `make`, `make check`, `make run`, `make static [TARGET=]`,
+# `make check-cross`, `make bench`, `make fuzz`, `make install`,
+# `make install-static`, `make clean`.
 
 VERSION  = 0.1
 CC      ?= cc
