@@ -420,6 +420,28 @@ def zombies(parent=None):
     return z
 
 
+def strace_calls(path):
+    """(pid, call, args, result) of each complete line of an strace -f -o
+    file; calls cut in two by another process's line are joined again."""
+    calls, pending = [], {}
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = re.match(r"(\d+)\s+(.*)$", line.rstrip("\n"))
+            if not m:
+                continue
+            pid, rest = int(m.group(1)), m.group(2)
+            if rest.endswith("<unfinished ...>"):
+                pending[pid] = rest[:-len("<unfinished ...>")]
+                continue
+            r = re.match(r"<\.\.\. \w+ resumed>(.*)$", rest)
+            if r and pid in pending:
+                rest = pending.pop(pid) + r.group(1)
+            c = re.match(r"(\w+)\((.*)\)\s+=\s+(-?\d+|\?)", rest)
+            if c:
+                calls.append((pid, c.group(1), c.group(2), c.group(3)))
+    return calls
+
+
 def two_vhost_conf(extra_global="", extra_a="", extra_b=""):
     """Two vhosts, a.test and b.test, under UID_A and UID_B, each with a 0700
     root owned by its uid. Lay them out with two_vhost_roots(srv)."""

@@ -22,28 +22,6 @@ need_root("test_privsep")
 READS = ("read", "readv", "recvfrom", "recvmsg", "pread64", "recvmmsg")
 
 
-def strace_lines(path):
-    """(pid, call, args, result) of each complete line of an strace -f -o
-    file; calls cut in two by another process's line are joined again."""
-    calls, pending = [], {}
-    with open(path, errors="replace") as f:
-        for line in f:
-            m = re.match(r"(\d+)\s+(.*)$", line.rstrip("\n"))
-            if not m:
-                continue
-            pid, rest = int(m.group(1)), m.group(2)
-            if rest.endswith("<unfinished ...>"):
-                pending[pid] = rest[:-len("<unfinished ...>")]
-                continue
-            r = re.match(r"<\.\.\. \w+ resumed>(.*)$", rest)
-            if r and pid in pending:
-                rest = pending.pop(pid) + r.group(1)
-            c = re.match(r"(\w+)\((.*)\)\s+=\s+(-?\d+|\?)", rest)
-            if c:
-                calls.append((pid, c.group(1), c.group(2), c.group(3)))
-    return calls
-
-
 def monitor_reads():
     if shutil.which("strace") is None:
         skip("privsep strace", "strace is not installed")
@@ -67,7 +45,7 @@ def monitor_reads():
             skip("privsep strace", "strace cannot trace the master here")
             return
         time.sleep(0.3)
-        before = len(strace_lines(out))
+        before = len(strace_calls(out))
         s = connect(srv.port)
         s.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
         r1 = read_response(s)
@@ -85,7 +63,7 @@ def monitor_reads():
             tr.wait(10)
         except subprocess.TimeoutExpired:
             tr.kill()
-    calls = strace_lines(out)[before:]
+    calls = strace_calls(out)[before:]
     master = srv.proc.pid
     accepted = [int(c[3]) for c in calls if c[0] == master and c[1] == "accept4"
                 and c[3].isdigit()]

@@ -14,7 +14,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import (TOP, RANGES, UID_A, UID_B, UID_USER, Server, conn_child, connect, done, mkdir,  # noqa: E402
+from itkdtest import (TOP, RANGES, strace_calls, UID_A, UID_B, UID_USER, Server, conn_child, connect, done, mkdir,  # noqa: E402
                       need_root, ok, read_response, skip, wait_for, write)
 
 need_root("system call counts")
@@ -42,19 +42,10 @@ REQ = b"GET /1k.html HTTP/1.1\r\nHost: a.test\r\n\r\n"
 N = 8
 
 
-def have_strace():
-    if shutil.which("strace"):
-        return True
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "strace"],
-                   env=env, capture_output=True)
-    return bool(shutil.which("strace"))
-
-
-def traced(pids, out, follow=False):
-    """strace attached to pids, writing to out; returns the Popen once the
-    kernel shows the tracer attached."""
-    args = ["strace", "-qq", "-o", out] + (["-f"] if follow else [])
+def traced(pids, out):
+    """strace -f attached to pids, writing to out; returns the Popen once
+    the kernel shows the tracer attached."""
+    args = ["strace", "-qq", "-f", "-o", out]
     for p in pids:
         args += ["-p", str(p)]
     st = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -79,16 +70,8 @@ def stop(st):
 
 
 def calls(path):
-    """(pid, name, failed) of every completed system call in an strace -o file."""
-    rows = []
-    with open(path) as f:
-        for line in f:
-            m = re.match(r"(?:(\d+) +)?(?:<\.\.\. (\w+) resumed>|(\w+)\()", line)
-            if not m or "<unfinished ...>" in line or "<detached" in line:
-                continue
-            name = m.group(2) or m.group(3)
-            rows.append((int(m.group(1) or 0), name, re.search(r"\) += -1 ", line) is not None))
-    return rows
+    """(pid, name, failed) of every system call in an strace -f -o file."""
+    return [(pid, name, res == "-1") for pid, name, _args, res in strace_calls(path)]
 
 
 def keepalive(srv):
@@ -125,11 +108,13 @@ def keepalive(srv):
     ok("keep-alive: no failing system call", failed == [], failed)
 
 
-def one_connection(srv):
-    """Per connection, by process: master, monitor, gatekeeper."""
-    out = os.path.join(srv.dir, "conn.strace")
-    st = traced([srv.proc.pid], out, follow=True)
-    s = connect(srv.port)
+def traced_connection(srv, sock, name):
+    """One request with Connection: close on sock, strace -f on the master
+    meanwhile: (answer, calls, role of each child pid in order of birth:
+    the master's child is the monitor, its child the gatekeeper)."""
+    out = os.path.join(srv.dir, name + ".strace")
+    st = traced([srv.proc.pid], out)
+    s = sock()
     s.sendall(b"GET /1k.html HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
     r = read_response(s)
     s.close()
@@ -137,16 +122,19 @@ def one_connection(srv):
     time.sleep(0.2)
     stop(st)
     rows = calls(out)
-    pids = []
+    order = []
     for p, _n, _f in rows:
-        if p not in pids:
-            pids.append(p)
+        if p != srv.proc.pid and p not in order:
+            order.append(p)
+    role = dict(zip(order, ("monitor", "gatekeeper")))
+    role[srv.proc.pid] = "master"
+    return r, rows, role
+
+
+def one_connection(srv):
+    """Per connection, by process: master, monitor, gatekeeper."""
+    r, rows, role = traced_connection(srv, lambda: connect(srv.port), "conn")
     master = srv.proc.pid
-    role = {master: "master"}
-    # In order of appearance: the master's child (monitor), then its child.
-    others = [p for p in pids if p != master]
-    if len(others) >= 2:
-        role[others[0]], role[others[1]] = "monitor", "gatekeeper"
     count = {}
     for p, _n, _f in rows:
         count[role.get(p, "other")] = count.get(role.get(p, "other"), 0) + 1
@@ -169,22 +157,9 @@ def tls_connection(srv):
     """A TLS connection: the gatekeeper handshakes, then unmaps the keys
     and scrubs its stack; the monitor, which never ran the handshake, only
     unmaps."""
-    out = os.path.join(srv.dir, "tls.strace")
-    st = traced([srv.proc.pid], out, follow=True)
     ctx = ssl.create_default_context(cafile=os.path.join(srv.dir, "certs", "ca.pem"))
-    s = ctx.wrap_socket(connect(srv.tlsport), server_hostname="a.test")
-    s.sendall(b"GET /1k.html HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
-    r = read_response(s)
-    s.close()
-    wait_for(lambda: not srv.children(), 5)
-    time.sleep(0.2)
-    stop(st)
-    rows = calls(out)
-    order = []
-    for p, _n, _f in rows:
-        if p != srv.proc.pid and p not in order:
-            order.append(p)
-    role = dict(zip(order, ("monitor", "gatekeeper")))
+    r, rows, role = traced_connection(
+        srv, lambda: ctx.wrap_socket(connect(srv.tlsport), server_hostname="a.test"), "tls")
     drops = sorted((role.get(p, "?"), n) for p, n, _f in rows if n in ("munmap", "madvise"))
     ok("TLS connection: answered", r[:12] == b"HTTP/1.1 200", r[:40])
     ok("TLS connection: gatekeeper unmaps keys and cache and scrubs; the monitor only unmaps",
@@ -240,8 +215,8 @@ def kept_file(srv):
 
 
 def main():
-    if not have_strace():
-        skip("system call counts", "no strace and it cannot be installed")
+    if shutil.which("strace") is None:
+        skip("system call counts", "strace is not installed (scripts/deps installs it)")
         done()
     srv = Server(CONF, name="sc", tls=True, start=False)
     subprocess.run(["sh", os.path.join(TOP, "tests", "certs.sh"), os.path.join(srv.dir, "certs")],
