@@ -356,7 +356,7 @@ def children_of_uid(srv, uid):
             if proc_status(p).get("Uid", "").split()[:1] == [str(uid)]]
 
 
-def gatekeeper_of(srv, timeout=3.0):
+def gatekeeper_of(srv, timeout=10.0):
     """A gatekeeper of the server (a child of one of the master's
     children, running as the global user), waited for; None if none."""
     def find():

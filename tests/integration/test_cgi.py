@@ -365,7 +365,9 @@ def failures(s):
     c.close()
     ok("client gone: the script is killed", wait_gone(UID_A, "yes", 1.5),
        repr(uid_procs(UID_A, "yes")))
-    time.sleep(0.2)
+    # A process that has just exited is a zombie until its parent's
+    # wait: one that stays one is what this catches.
+    wait_for(lambda: not zombies(), 5)
     ok("no zombie left", not zombies(), repr(zombies()))
 
 
