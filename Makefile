@@ -37,7 +37,7 @@ ALL_LDFLAGS = $(ITKD_LDFLAGS) $(LDFLAGS)
 FLAGS_STAMP := $(shell mkdir -p $(O) && c='$(subst ','\'',$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS))' && \
     { [ "$$(cat $(O)/.flags 2>/dev/null)" = "$$c" ] || printf '%s\n' "$$c" > $(O)/.flags; } && echo $(O)/.flags)
 
-SRC  = alloc.c itkd.c score.c serve.c gate.c proxy.c conn.c body.c http.c vhost.c priv.c path.c file.c cgi.c log.c tls.c access.c auth.c handoff.c sig.c
+SRC  = alloc.c clock.c itkd.c score.c serve.c gate.c proxy.c conn.c body.c http.c vhost.c priv.c path.c file.c cgi.c log.c tls.c access.c auth.c handoff.c sig.c
 OBJ  = $(SRC:%.c=$(O)/%.o)
 HDR  = $(wildcard *.h)
 # itkd -t's check of the CGI programs' system call ABI
@@ -58,16 +58,16 @@ $(O)/%.o: %.c $(HDR) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # Unit tests link only the file they test (plus the leaves it needs).
-tests/unit_http: tests/unit_http.c $(O)/http.o tests/unit.h
-	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(O)/http.o
+tests/unit_http: tests/unit_http.c $(O)/http.o $(O)/clock.o tests/unit.h
+	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(O)/http.o $(O)/clock.o
 tests/unit_vhost: tests/unit_vhost.c $(O)/vhost.o tests/unit.h
 	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(O)/vhost.o
-tests/unit_path: tests/unit_path.c $(O)/path.o $(O)/vhost.o $(O)/http.o $(O)/priv.o tests/unit.h
-	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(O)/path.o $(O)/vhost.o $(O)/http.o $(O)/priv.o -lcap
+tests/unit_path: tests/unit_path.c $(O)/path.o $(O)/vhost.o $(O)/http.o $(O)/priv.o $(O)/clock.o tests/unit.h
+	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(O)/path.o $(O)/vhost.o $(O)/http.o $(O)/priv.o $(O)/clock.o -lcap
 tests/unit_priv: tests/unit_priv.c $(O)/priv.o tests/unit.h
 	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(O)/priv.o -lcap
-tests/unit_tls: tests/unit_tls.c $(O)/tls.o $(O)/vhost.o $(O)/log.o $(O)/http.o tests/unit.h
-	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(O)/tls.o $(O)/vhost.o $(O)/log.o $(O)/http.o -lbearssl
+tests/unit_tls: tests/unit_tls.c $(O)/tls.o $(O)/vhost.o $(O)/log.o $(O)/http.o $(O)/clock.o tests/unit.h
+	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(O)/tls.o $(O)/vhost.o $(O)/log.o $(O)/http.o $(O)/clock.o -lbearssl
 # cgi.c calls into conn.c, body.c, log.c...: everything but main.
 tests/unit_cgi: tests/unit_cgi.c $(filter-out $(O)/itkd.o,$(OBJ)) tests/unit.h
 	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(filter-out $(O)/itkd.o,$(OBJ)) $(LDLIBS)
@@ -82,8 +82,8 @@ tests/fuzz/bin/replay_%: tests/fuzz/replay.c tests/fuzz/fuzz_%.c $(filter-out $(
 # access.c answers through file.c, conn.c...: everything but main.
 tests/unit_access: tests/unit_access.c $(filter-out $(O)/itkd.o,$(OBJ)) tests/unit.h
 	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(filter-out $(O)/itkd.o,$(OBJ)) $(LDLIBS)
-tests/unit_proxy: tests/unit_proxy.c $(O)/proxy.o tests/unit.h
-	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(O)/proxy.o
+tests/unit_proxy: tests/unit_proxy.c $(O)/proxy.o $(O)/clock.o tests/unit.h
+	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(O)/proxy.o $(O)/clock.o
 tests/unit_alloc: tests/unit_alloc.c $(O)/alloc.o tests/unit.h
 	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(O)/alloc.o
 tests/unit_score: tests/unit_score.c $(O)/score.o tests/unit.h

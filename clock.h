@@ -1,20 +1,19 @@
-/* clock.h: milliseconds on CLOCK_MONOTONIC, the clock every deadline is
- * kept on (conn.c, cgi.c, tls.c, proxy.c). Inline, so that each of those
- * files still links without the others (their unit tests do). */
+/* clock.h: the two clocks itkd reads. Milliseconds on CLOCK_MONOTONIC
+ * for every deadline (conn.c, cgi.c, tls.c, proxy.c, body.c, gate.c,
+ * serve.c); seconds of wall time for Date headers and log lines. */
 #ifndef ITKD_CLOCK_H
 #define ITKD_CLOCK_H
 
 #include <stdint.h>
 #include <time.h>
 
-static inline int64_t
-clock_ms(void)
-{
-	struct timespec ts;
+int64_t clock_ms(void);
+time_t  clock_wall(void);
 
-	/* Cannot fail for CLOCK_MONOTONIC with a valid pointer. */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* A new process reads the clock through the kernel: see clock.c. Call
+ * clock_fresh() in the child right after fork, clock_stay() once the
+ * process knows it will live on (a kept-alive connection). */
+void clock_fresh(void);
+void clock_stay(void);
 
 #endif

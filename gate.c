@@ -232,6 +232,9 @@ relay(const struct config *cfg, int sp)
 					return;
 				(void)shutdown(sp, SHUT_WR);
 			} else {
+				/* A body or a next request: a connection
+				 * that lives on reads the vDSO's clock. */
+				clock_stay();
 				up = (size_t)n;
 				upos = 0;
 			}

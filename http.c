@@ -43,6 +43,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clock.h"
 #include "http.h"
 
 /* ------------------------------------------------------------------ */
@@ -986,7 +987,7 @@ http_out_begin_reason(struct http_out *o, char *buf, size_t cap, int status,
 		reason = http_reason(status);
 	out_put(o, line, 13);
 	out_put(o, reason, strlen(reason));
-	n = http_date(date, sizeof(date), time(NULL));
+	n = http_date(date, sizeof(date), clock_wall());
 	out_put(o, "\r\nDate: ", 8);
 	out_put(o, date, n);
 	out_put(o, "\r\nServer: itkd\r\n", 16);
@@ -1203,7 +1204,7 @@ static int
 rfc850_year(int yy)
 {
 	struct tm tm;
-	time_t now = time(NULL);
+	time_t now = clock_wall();
 	int y, this_year = 2000;
 
 	if (gmtime_r(&now, &tm) != NULL)

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "http.h"
 #include "log.h"
@@ -258,7 +259,7 @@ log_error(const struct vhost *vh, const char *fmt, ...)
 {
 	char msg[2048], esc[4096], line[4608];
 	struct tm tm;
-	time_t now = time(NULL);
+	time_t now = clock_wall();
 	va_list ap;
 	int n;
 	int saved = errno;
@@ -327,7 +328,7 @@ access_line(const struct log_target *t, const struct vhost *vh,
 	char line[4096], num[48];
 	const size_t cap = sizeof(line) - 1;    /* room for the newline */
 	struct tm tm;
-	time_t now = time(NULL);
+	time_t now = clock_wall();
 	size_t n, end;
 	int k;
 

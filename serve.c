@@ -450,20 +450,27 @@ close_fds(const int *fds, int n)
 		close(fds[i]);
 }
 
-/* Exactly len bytes from fd (a socketpair end) before the deadline; 0, or
- * -1 on EOF, error or timeout. `sent`: the bytes should be there already
- * (they came with the message), so read before waiting, not after. */
+/* Exactly len bytes from fd (a socketpair end) within `ms` of the first
+ * wait; 0, or -1 on EOF, error or timeout. `sent`: the bytes should be
+ * there already (they came with the message), so read before waiting,
+ * not after: then the clock is not read at all. */
 static int
-recv_exact(int fd, void *buf, size_t len, int64_t deadline, int sent)
+recv_exact(int fd, void *buf, size_t len, int ms, int sent)
 {
 	char *p = buf;
+	int64_t now, deadline = -1;
 	ssize_t n;
 
 	while (len > 0) {
 		struct pollfd pf = { .fd = fd, .events = POLLIN };
-		int64_t left = deadline - clock_ms();
-		if (!sent && (left <= 0 || poll(&pf, 1, (int)left) <= 0))
-			return -1;
+		if (!sent) {
+			now = clock_ms();
+			if (deadline < 0)
+				deadline = now + ms;
+			if (deadline <= now ||
+			    poll(&pf, 1, (int)(deadline - now)) <= 0)
+				return -1;
+		}
 		sent = 0;
 		n = recv(fd, p, len, MSG_DONTWAIT);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -535,8 +542,7 @@ monitor_start(const struct config *cfg, struct tls_keys *keys,
 	/* 2. The message: a fixed size, nothing of the client's. The
 	 *    gatekeeper's own deadline is `timeout`; a second more is its
 	 *    time to send. */
-	if (recv_exact(sp[0], m, sizeof(*m),
-	    clock_ms() + (int64_t)cfg->timeout * 1000 + 1000, 0) < 0) {
+	if (recv_exact(sp[0], m, sizeof(*m), cfg->timeout * 1000 + 1000, 0) < 0) {
 		/* It answered the client itself, or the client left. */
 		(void)waitpid(pid, NULL, 0);
 		_exit(0);
@@ -643,6 +649,9 @@ serve_connection(const struct config *cfg, struct tls_keys *keys,
 	size_t head_len = 0;
 	int st, n, sp;
 
+	/* Most connections are one request: read the clock through the
+	 * kernel until this one proves to be kept alive (clock.c). */
+	clock_fresh();
 	/* No listening socket in a connection process (invariant 4), nor
 	 * the master's signalfd. */
 	close_fds(inherited, ninherited);
@@ -700,7 +709,7 @@ serve_connection(const struct config *cfg, struct tls_keys *keys,
 
 	/* Stage 2: only now the request's bytes, as the vhost. */
 	conn_deadline(&cs.conn, cfg->timeout);
-	if (recv_exact(sp, cs.conn.rbuf, m.nbytes, cs.conn.deadline, 1) < 0)
+	if (recv_exact(sp, cs.conn.rbuf, m.nbytes, cfg->timeout * 1000, 1) < 0)
 		_exit(1);
 	cs.conn.rlen = m.nbytes;
 	if (!m.tls)
@@ -722,7 +731,9 @@ serve_connection(const struct config *cfg, struct tls_keys *keys,
 		if (serve_request(cfg, vh, n >= cfg->keepalive_requests) < 0)
 			finish(0);
 		/* Idle between requests: keepalive-timeout; then the head of
-		 * the next request gets the full `timeout` again. */
+		 * the next request gets the full `timeout` again. A kept
+		 * connection reads the clock often: the vDSO's from here. */
+		clock_stay();
 		conn_deadline(&cs.conn, cfg->keepalive_timeout);
 		if (conn_wait_readable(&cs.conn) <= 0)
 			finish(0);

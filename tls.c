@@ -1254,6 +1254,26 @@ ec_offered(void)
 	return &ec;
 }
 
+/* ChaCha20-Poly1305 as br_ssl_engine_set_default_chapol() sets it up,
+ * less the fallback a 64-bit target never takes: BearSSL builds its
+ * 64-bit Poly1305 wherever the compiler has 128-bit integers, and the
+ * default still links the 32-bit multiply code beside it (768 bytes on
+ * aarch64, whose binary is at its size limit). */
+static void
+chapol_setup(br_ssl_engine_context *eng)
+{
+#ifdef __SIZEOF_INT128__
+	br_chacha20_run sse2 = br_chacha20_sse2_get();
+
+	br_ssl_engine_set_chapol(eng, &br_sslrec_in_chapol_vtable,
+	    &br_sslrec_out_chapol_vtable);
+	br_ssl_engine_set_chacha20(eng, sse2 ? sse2 : &br_chacha20_ct_run);
+	br_ssl_engine_set_poly1305(eng, &br_poly1305_ctmulq_run);
+#else
+	br_ssl_engine_set_default_chapol(eng);
+#endif
+}
+
 static void
 engine_setup(struct tls_conn *t, const struct config *cfg)
 {
@@ -1287,7 +1307,7 @@ engine_setup(struct tls_conn *t, const struct config *cfg)
 	br_ssl_engine_set_prf_sha256(eng, &br_tls12_sha256_prf);
 	br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
 	br_ssl_engine_set_default_aes_gcm(eng);
-	br_ssl_engine_set_default_chapol(eng);
+	chapol_setup(eng);
 	if (min < BR_TLS12)
 		br_ssl_engine_set_default_aes_cbc(eng);
 	br_ssl_engine_set_all_flags(eng,
