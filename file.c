@@ -26,6 +26,9 @@
 #define RANGES_MAX      16      /* after merging; more: the whole file */
 #define LISTING_MAX     10000   /* directory entries shown */
 #define ETAG_MAX        64
+
+#define SIBLING_BR      1       /* name.br */
+#define SIBLING_GZ      2       /* name.gz */
 #define STATIC_ALLOW    "GET, HEAD, OPTIONS"    /* what a static resource allows */
 
 /* ---- MIME types ---- */
@@ -756,6 +759,9 @@ struct rep {
 	const char *type;
 	const char *encoding;   /* "br", "gzip" or NULL */
 	int vary;               /* a sibling was found and is sent */
+	int absent;             /* SIBLING_*: looked for, not there while
+				 * the directory was as `dir` says */
+	struct stat dir;        /* the file's directory, before the look */
 	char etag[ETAG_MAX];
 	char lastmod[40];
 };
@@ -826,7 +832,7 @@ sibling_name(char *fs, const char *suffix)
 }
 
 /* Open the file res names + suffix (beneath rootfd) if it is a regular
- * file; -1 if not. */
+ * file; -1 if not, errno ENOENT only when there is no such name. */
 static int
 open_sibling(struct path_res *res, int rootfd, const char *suffix,
     struct stat *st)
@@ -843,6 +849,7 @@ open_sibling(struct path_res *res, int rootfd, const char *suffix,
 		return -1;
 	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
 		close(fd);
+		errno = EISDIR;
 		return -1;
 	}
 	return fd;
@@ -912,25 +919,61 @@ same_file(const struct stat *a, const struct stat *b)
 	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
-/* Whether the answer can be the identity file without looking for a
- * sibling: the client takes neither br nor gzip. */
+/* The directory that holds the file ex->path names, as it is now: what
+ * says whether a sibling (name.br, name.gz) has come or gone since, as
+ * making, removing or renaming one changes the directory's mtime and
+ * ctime. 0, or -1. Not beneath the root, like file_kept's fstatat: it
+ * only tells whether a lookup done before may stand. */
 static int
-takes_identity_only(const struct http_request *r)
+dir_stat(const struct exchange *ex, struct stat *st)
+{
+	char dir[KEPT_PATH_MAX];
+	const char *slash = strrchr(ex->path, '/');
+	size_t n;
+
+	if (slash == NULL || (n = (size_t)(slash - ex->path)) >= sizeof(dir))
+		return -1;
+	if (n == 0)             /* "/name": the root itself */
+		return fstat(ex->rootfd, st);
+	memcpy(dir, ex->path + 1, n - 1);
+	dir[n - 1] = '\0';
+	return fstatat(ex->rootfd, dir, st, AT_SYMLINK_NOFOLLOW);
+}
+
+/* The siblings the client could take (SIBLING_*): 0 when the answer
+ * is the identity file whatever exists. */
+static int
+siblings_wanted(const struct http_request *r)
 {
 	const char *ae = http_field(r, "Accept-Encoding");
 
-	return ae == NULL || (accept_q(ae, "br") == 0 &&
-	    accept_q(ae, "gzip") == 0 && accept_q(ae, "x-gzip") == 0);
+	if (ae == NULL)
+		return 0;
+	return (accept_q(ae, "br") > 0 ? SIBLING_BR : 0) |
+	    (accept_q(ae, "gzip") > 0 || accept_q(ae, "x-gzip") > 0 ?
+	    SIBLING_GZ : 0);
 }
 
 int
 file_kept(const struct exchange *ex)
 {
-	struct stat now;
+	struct stat now, dir;
+	int want;
 
 	if (kept.fd < 0 || kept.rootfd != ex->rootfd ||
-	    kept.docroot != ex->docroot || strcmp(kept.path, ex->path) != 0 ||
-	    !takes_identity_only(ex->r))
+	    kept.docroot != ex->docroot || strcmp(kept.path, ex->path) != 0)
+		return 0;
+	/* A client that takes br or gzip (every browser) gets the kept
+	 * file too if each sibling it could take was looked for and not
+	 * there, and the directory has not changed since: one fstatat
+	 * instead of two failing lookups, a path walk, an openat2, an fstat
+	 * and a close per request. (A sibling made in the same tick of the
+	 * file system's clock as the directory's last change, before the
+	 * look, would go unseen until the directory changes again; the
+	 * answer is then the identity file, still a right one.) */
+	want = siblings_wanted(ex->r);
+	if (want != 0 && ((want & ~kept.rp.absent) != 0 ||
+	    dir_stat(ex, &dir) != 0 || !same_file(&dir, &kept.rp.dir)))
 		return 0;
 	/* ex->path starts with '/': relative to the root, without it. */
 	if (fstatat(ex->rootfd, ex->path + 1, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -964,6 +1007,24 @@ keep_or_close(const struct exchange *ex, const struct path_res *res,
 	memcpy(kept.path, ex->path, strlen(ex->path) + 1);
 }
 
+/* Open the sibling `which` into rp: 1, or 0 if there is none to send.
+ * dir_ok: rp->dir was taken before the look, so a name found absent is
+ * noted in rp->absent for file_kept. */
+static int
+sibling(struct rep *rp, struct path_res *res, int rootfd, int which,
+    int dir_ok)
+{
+	const char *suffix = which == SIBLING_BR ? ".br" : ".gz";
+
+	if ((rp->fd = open_sibling(res, rootfd, suffix, &rp->st)) >= 0) {
+		rp->encoding = which == SIBLING_BR ? "br" : "gzip";
+		return 1;
+	}
+	if (dir_ok && errno == ENOENT)
+		rp->absent |= which;
+	return 0;
+}
+
 /* Pick and open what to send: 0, or 403/404. */
 static int
 rep_open(struct rep *rp, const struct exchange *ex, struct path_res *res)
@@ -971,6 +1032,7 @@ rep_open(struct rep *rp, const struct exchange *ex, struct path_res *res)
 	const char *ae = http_field(ex->r, "Accept-Encoding");
 	int qbr = ae ? accept_q(ae, "br") : 0;
 	int qgz = ae ? accept_q(ae, "gzip") : 0;
+	int dir_ok;
 
 	if (ae && qgz == 0)
 		qgz = accept_q(ae, "x-gzip");
@@ -982,15 +1044,19 @@ rep_open(struct rep *rp, const struct exchange *ex, struct path_res *res)
 	memset(rp, 0, sizeof(*rp));
 	rp->fd = -1;
 	rp->type = file_mime(res->fs);
-	if (qbr > 0 && qbr >= qgz &&
-	    (rp->fd = open_sibling(res, ex->rootfd, ".br", &rp->st)) >= 0)
-		rp->encoding = "br";
-	else if (qgz > 0 &&
-	    (rp->fd = open_sibling(res, ex->rootfd, ".gz", &rp->st)) >= 0)
-		rp->encoding = "gzip";
-	else if (qbr > 0 && qbr < qgz &&
-	    (rp->fd = open_sibling(res, ex->rootfd, ".br", &rp->st)) >= 0)
-		rp->encoding = "br";
+	/* The directory first, then the look: a sibling made after it
+	 * changes the directory from what is kept (file_kept). Only where
+	 * the connection may go on and the file could be kept. */
+	dir_ok = (qbr > 0 || qgz > 0) && !ex->close &&
+	    strcmp(res->script_name, ex->path) == 0 &&
+	    dir_stat(ex, &rp->dir) == 0;
+	/* br where the client likes it at least as well as gzip, then
+	 * gzip, then br where it likes gzip better. */
+	if (!(qbr > 0 && qbr >= qgz &&
+	    sibling(rp, res, ex->rootfd, SIBLING_BR, dir_ok)) &&
+	    !(qgz > 0 && sibling(rp, res, ex->rootfd, SIBLING_GZ, dir_ok)) &&
+	    qbr > 0 && qbr < qgz)
+		(void)sibling(rp, res, ex->rootfd, SIBLING_BR, dir_ok);
 	rp->vary = rp->encoding != NULL;
 	/* Again by the kernel beneath the root: what path_resolve saw may
 	 * have been swapped since, but only for something in the tree. */
