@@ -123,7 +123,15 @@ wait_fd(struct conn *c, short events)
 	int n;
 
 	for (;;) {
-		left = c->deadline ? c->deadline - clock_ms() : -1;
+		left = -1;
+		if (c->deadline || c->grace) {
+			int64_t now = clock_ms();
+			if (c->grace && (c->deadline == 0 ||
+			    c->deadline - now > c->grace))
+				c->deadline = now + c->grace;
+			c->grace = 0;
+			left = c->deadline - now;
+		}
 		if (c->deadline && left <= 0) {
 			c->timed_out = 1;
 			return 0;
@@ -402,13 +410,17 @@ conn_close(struct conn *c)
 	 * is of use any more, and a 4 KiB buffer here was a stack page of
 	 * its own in every connection process. */
 	char *junk = c->rbuf;
-	int64_t end;
+	int64_t end, left;
 
 	if (c->fd < 0)
 		return;
+	/* A short, fixed grace for what is still to go out: closing never
+	 * waits on the client. Plain TCP takes it at its first wait, if
+	 * any: most answers go out at once, and then the clock is not read. */
 	if (!c->error) {
-		/* A short, fixed grace: closing never waits on the client. */
-		if (c->deadline == 0 || c->deadline - clock_ms() > 2000)
+		if (c->tls == NULL)
+			c->grace = 2000;
+		else if (c->deadline == 0 || c->deadline - clock_ms() > 2000)
 			conn_deadline(c, 2);
 		(void)conn_flush(c);
 		if (c->tls)
@@ -428,9 +440,8 @@ conn_close(struct conn *c)
 	 * RST that would destroy answers still in flight. */
 	shutdown(c->fd, SHUT_WR);
 	end = clock_ms() + 1000;
-	for (;;) {
+	for (left = 1000;; left = end - clock_ms()) {
 		struct pollfd p = { .fd = c->fd, .events = POLLIN };
-		int64_t left = end - clock_ms();
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
 			break;
 		if (read(c->fd, junk, sizeof(c->rbuf)) <= 0)
@@ -439,4 +450,5 @@ conn_close(struct conn *c)
 done:
 	close(c->fd);
 	c->fd = -1;
+	c->grace = 0;
 }

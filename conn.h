@@ -17,6 +17,8 @@ struct conn {
 	int fd;
 	struct tls_conn *tls;           /* NULL for plain TCP */
 	int64_t deadline;               /* ms on CLOCK_MONOTONIC; 0: none */
+	int64_t grace;                  /* ms: the first wait brings deadline
+					 * at most this far ahead (closing) */
 	int error;                      /* sticky: a read/write failed or timed out */
 	int timed_out;                  /* the failure was the deadline */
 	int peer_done;                  /* the client said it sends no more (no
