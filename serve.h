@@ -48,6 +48,8 @@ struct accepted {
 	const struct sockaddr_storage *local;
 	int ready;
 	int chan;               /* the hand-off channel's child end; -1 */
+	int spawner;            /* the spawner's socket (spawn.h), to close
+				 * once asked; -1: fork the gatekeeper here */
 	/* A connection handed off by another connection process: the sealed
 	 * memfd of the bytes its stage 2 read and did not answer (-1: a new
 	 * connection); relayed: fd is the plaintext end of a TLS gatekeeper's
