@@ -568,15 +568,19 @@ spawners_start(void)
 
 /* A spawner of this generation that died is started again, at most once
  * a second (one that cannot start must not make the master spin);
- * meanwhile monitors fork their own gatekeepers. */
-static void
+ * meanwhile monitors fork their own gatekeepers. 1 while one waits for
+ * its second. */
+static int
 spawners_check(void)
 {
-	int i;
+	int i, waiting = 0;
 
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < 2; i++) {
 		if (spawners[i].pid < 0 && spawners[i].started != time(NULL))
 			spawner_start(i);
+		waiting |= spawners[i].pid < 0;
+	}
+	return waiting;
 }
 
 /* pid was reaped: if it was a spawner, 1 (and a live one of this
@@ -625,7 +629,6 @@ spawn(int fd, const struct listener *l, const struct sockaddr_storage *peer)
 		close(fd);
 		return;
 	}
-	spawners_check();
 	a.spawner = spawners[l->tls != 0].sock;
 	/* The session cache and the private keys go to a TLS connection's
 	 * child only: a plain one's never holds them, not even its gatekeeper. */
@@ -865,13 +868,14 @@ master_loop(void)
 {
 	struct pollfd p[CONF_LISTEN_MAX + 2];
 	struct sig_flags sig = { 0, 0, 0 };
-	int i, n, busy;
+	int i, n, busy, wait;
 
 	for (;;) {
 		if (sig.chld) {
 			sig.chld = 0;
 			reap();
 		}
+		wait = spawners_check() ? 1000 : -1;
 		if (sig.term)
 			break;
 		if (sig.hup) {
@@ -893,7 +897,7 @@ master_loop(void)
 		p[nlst + 1].fd = npending < HANDOFF_PENDING ? chan_master : -1;
 		p[nlst + 1].events = POLLIN;
 		p[nlst + 1].revents = 0;
-		n = poll(p, (nfds_t)nlst + 2, -1);
+		n = poll(p, (nfds_t)nlst + 2, wait);
 		if (n < 0)
 			continue;
 		if (p[0].revents & POLLIN)

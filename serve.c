@@ -431,27 +431,32 @@ choose(const struct config *cfg, struct priv_ident *id)
 	return vh;
 }
 
-/* Close fds[0..n): one close_range when they are the whole of a range
- * (the master opens its listeners and its signalfd one after another),
- * else one by one. */
+/* Close fds[0..n) (distinct, at most 16: the master's listeners,
+ * signalfd, hand-off channel and spawner sockets), one close_range for
+ * each run of consecutive numbers (the master opens most of them one after
+ * another). fds is sorted in place. */
 static void
-close_fds(const int *fds, int n)
+close_fds(int *fds, int n)
 {
-	int i, lo = INT_MAX, hi = -1;
+	int i, j, t;
 
-	for (i = 0; i < n; i++) {
-		lo = fds[i] < lo ? fds[i] : lo;
-		hi = fds[i] > hi ? fds[i] : hi;
-	}
-#ifdef SYS_close_range /* Linux 5.9; ENOSYS before: the loop below */
-	/* n distinct fds (the master's are) spanning n numbers: nothing
-	 * else is in between. */
-	if (n > 0 && hi - lo + 1 == n &&
-	    syscall(SYS_close_range, (unsigned)lo, (unsigned)hi, 0) == 0)
-		return;
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && fds[j - 1] > fds[j]; j--) {
+			t = fds[j];
+			fds[j] = fds[j - 1];
+			fds[j - 1] = t;
+		}
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && fds[j] == fds[j - 1] + 1; j++)
+			;
+#ifdef SYS_close_range /* Linux 5.9; ENOSYS before: one by one */
+		if (j - i > 1 && syscall(SYS_close_range, (unsigned)fds[i],
+		    (unsigned)fds[j - 1], 0) == 0)
+			continue;
 #endif
-	for (i = 0; i < n; i++)
-		close(fds[i]);
+		for (t = i; t < j; t++)
+			close(fds[t]);
+	}
 }
 
 /* Exactly len bytes from fd (a socketpair end) within `ms` of the first
@@ -704,7 +709,7 @@ hand_off(const struct accepted *a, int served)
 
 void
 serve_connection(const struct config *cfg, struct tls_keys *keys,
-    const struct accepted *a, const int *inherited, int ninherited, int slot)
+    const struct accepted *a, int *inherited, int ninherited, int slot)
 {
 	struct sockaddr_storage peer, local;
 	struct priv_ident id;

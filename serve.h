@@ -62,13 +62,13 @@ struct accepted {
 };
 
 /* Serve the connection a->fd through both stages; never returns.
- * inherited[0..ninherited), the master's listeners and signalfd (distinct
- * fds), are closed first thing. tls_keys is NULL on a plain
+ * inherited[0..ninherited), the master's listeners, signalfd and the like
+ * (distinct fds, reordered here), are closed first thing. tls_keys is NULL on a plain
  * connection. slot is the connection's scoreboard slot (-1: none, inetd).
  * The caller hands over its signals as a connection wants them: SIGPIPE
  * and SIGXFSZ ignored, every other signal default, none blocked. */
 void serve_connection(const struct config *cfg, struct tls_keys *keys,
-    const struct accepted *a, const int *inherited, int ninherited, int slot)
+    const struct accepted *a, int *inherited, int ninherited, int slot)
     __attribute__((noreturn));
 
 #endif

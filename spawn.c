@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "gate.h"
 #include "log.h"
 #include "priv.h"
@@ -83,6 +84,7 @@ spawn_serve(const struct config *cfg, struct tls_keys *keys, int sock)
 	/* Its gatekeepers are reaped by the kernel, before the filter takes
 	 * rt_sigaction away: the spawner never waits. Its name tells it
 	 * apart in ps (each gatekeeper takes "itkd" back). */
+	clock_fresh();  /* each gatekeeper reads the clock as a monitor does */
 	if (signal(SIGCHLD, SIG_IGN) == SIG_ERR ||
 	    prctl(PR_SET_NAME, "itkd spawner", 0, 0, 0) < 0 ||
 	    priv_spawner(cfg) < 0)
