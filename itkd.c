@@ -597,10 +597,8 @@ spawner_ended(pid_t pid, const siginfo_t *si)
 			spawners[i].sock = -1;
 			spawners[i].pid = stopping ? 0 : -1;
 			if (!stopping)
-				log_error(NULL, "spawner %ld ended (%s %d): "
-				    "starting another", (long)pid,
-				    si->si_code == CLD_EXITED ? "status" : "signal",
-				    si->si_status);
+				log_error(NULL, "spawner %ld ended (%d): "
+				    "restarting it", (long)pid, si->si_status);
 			return 1;
 		}
 	return 0;

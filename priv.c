@@ -1152,8 +1152,7 @@ priv_spawner(const struct config *cfg)
 	priv_trace("spawner: global user, no capabilities, no_new_privs");
 	if (allow_list("spawner", 0) < 0)
 		return -1;
-	priv_trace("spawner: allow-list filter installed, once for every "
-	    "gatekeeper it forks");
+	priv_trace("spawner: allow-list filter installed");
 	return 0;
 }
 
@@ -1169,7 +1168,7 @@ priv_spawned(void)
 	if (syscall(SYS_prlimit64, 0, RLIMIT_NPROC, &none, NULL) < 0)
 		return fail(NULL, "gatekeeper", "prlimit(RLIMIT_NPROC, 0)", NO_ARG);
 	(void)prctl(PR_SET_NAME, "itkd", 0, 0, 0);     /* not "itkd spawner" */
-	priv_trace("gatekeeper: forked by the spawner, no fork of its own");
+	priv_trace("gatekeeper: forked by the spawner");
 	return 0;
 }
 

@@ -498,14 +498,13 @@ recv_exact(int fd, void *buf, size_t len, int ms, int sent, pid_t *from)
 			continue;
 		if (n <= 0)
 			return -1;
-		for (c = from ? CMSG_FIRSTHDR(&mh) : NULL; c != NULL;
-		    c = CMSG_NXTHDR(&mh, c))
-			if (c->cmsg_level == SOL_SOCKET &&
-			    c->cmsg_type == SCM_CREDENTIALS &&
-			    c->cmsg_len == CMSG_LEN(sizeof(cr)) && *from == 0) {
-				memcpy(&cr, CMSG_DATA(c), sizeof(cr));
-				*from = cr.pid;
-			}
+		/* The credentials come first, before any fds sent along. */
+		if (from != NULL && (c = CMSG_FIRSTHDR(&mh)) != NULL &&
+		    c->cmsg_type == SCM_CREDENTIALS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(cr))) {
+			memcpy(&cr, CMSG_DATA(c), sizeof(cr));
+			*from = cr.pid;
+		}
 		from = NULL;
 		p += n;
 		len -= (size_t)n;
@@ -548,17 +547,11 @@ static int
 gate_gone(int ms)
 {
 	struct pollfd p = { .fd = cs.gk_fd, .events = POLLIN };
-	int n = 1;
 
 	if (cs.gk > 0)
 		return waitpid(cs.gk, NULL, 0) == cs.gk ? 0 : -1;
-	if (cs.gk_fd >= 0) {
-		while ((n = poll(&p, 1, ms)) < 0 && errno == EINTR)
-			;
-		close(cs.gk_fd);
-	}
-	cs.gk_fd = -1;
-	return n == 1 ? 0 : -1;
+	/* No signal handler in a monitor: no EINTR. */
+	return cs.gk_fd < 0 || poll(&p, 1, ms) == 1 ? 0 : -1;
 }
 
 /* The monitor: have the gatekeeper started, by the spawner or by a fork
@@ -753,8 +746,6 @@ serve_connection(const struct config *cfg, struct tls_keys *keys,
 	if (m.tls) {
 		/* The gatekeeper holds the TLS session; stage 2 talks to it. */
 		close(a->fd);
-		if (cs.gk_fd >= 0)
-			close(cs.gk_fd);
 		st = conn_init(&cs.conn, sp, &peer, &local, 0);
 	} else {
 		/* A plain connection is ours now. The gatekeeper is waited
@@ -769,6 +760,8 @@ serve_connection(const struct config *cfg, struct tls_keys *keys,
 		}
 		st = conn_init(&cs.conn, a->fd, &peer, &local, a->ready);
 	}
+	if (cs.gk_fd >= 0)
+		close(cs.gk_fd);        /* not stage 2's */
 	if (st < 0)
 		_exit(1);
 	/* A TLS connection handed off reaches us as plaintext from the

@@ -15,9 +15,7 @@
 
 #include "clock.h"
 #include "gate.h"
-#include "log.h"
 #include "priv.h"
-#include "score.h"
 #include "serve.h"
 #include "spawn.h"
 
@@ -25,7 +23,7 @@
 
 struct spawn_req {
 	uint32_t magic;
-	int32_t slot;                   /* -1 to SCORE_SLOTS_MAX - 1 */
+	int32_t slot;                   /* the scoreboard's, or -1 */
 	uint32_t tls;                   /* 0 or 1, and each flag below */
 	uint32_t ready;
 	uint32_t has_local;
@@ -34,7 +32,9 @@ struct spawn_req {
 };
 
 /* One request and its two fds: 1; 0 at EOF (every writer gone); -1 for
- * one to drop (its fds, if any came, closed). */
+ * one to drop (its fds, if any came, closed). The writers are monitors,
+ * which read no client byte; the fields need no more checks than the
+ * size (gate_run and score.c take any slot). */
 static int
 recv_req(int sock, struct spawn_req *r, int fds[2])
 {
@@ -47,29 +47,18 @@ recv_req(int sock, struct spawn_req *r, int fds[2])
 	    .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
 	struct cmsghdr *c;
 	ssize_t n;
-	int nfds = 0;
 
-	fds[0] = fds[1] = -1;
-	if ((n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC)) == 0)
-		return 0;
-	if (n < 0)
-		return errno == EINTR ? -1 : 0;
-	for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(2 * sizeof(int)) && nfds == 0) {
-			memcpy(fds, CMSG_DATA(c), 2 * sizeof(int));
-			nfds = 2;
-		}
-	if (nfds == 2 && n == (ssize_t)sizeof(*r) &&
-	    !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) &&
-	    r->magic == SPAWN_MAGIC && r->slot >= -1 &&
-	    r->slot < SCORE_SLOTS_MAX && r->tls <= 1 && r->ready <= 1 &&
-	    r->has_local <= 1)
+	if ((n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC)) <= 0)
+		return n < 0 && errno == EINTR ? -1 : 0;
+	c = CMSG_FIRSTHDR(&mh);
+	if (c == NULL || c->cmsg_type != SCM_RIGHTS ||
+	    c->cmsg_len != CMSG_LEN(2 * sizeof(int)))
+		return -1;
+	memcpy(fds, CMSG_DATA(c), 2 * sizeof(int));
+	if (n == (ssize_t)sizeof(*r) && r->magic == SPAWN_MAGIC)
 		return 1;
-	if (nfds == 2) {
-		close(fds[0]);
-		close(fds[1]);
-	}
+	close(fds[0]);
+	close(fds[1]);
 	return -1;
 }
 
@@ -79,20 +68,24 @@ spawn_serve(const struct config *cfg, struct tls_keys *keys, int sock)
 	struct spawn_req r;
 	struct accepted a;
 	int fds[2], rc;
-	pid_t pid;
 
 	/* Its gatekeepers are reaped by the kernel, before the filter takes
 	 * rt_sigaction away: the spawner never waits. Its name tells it
 	 * apart in ps (each gatekeeper takes "itkd" back). */
 	clock_fresh();  /* each gatekeeper reads the clock as a monitor does */
+	/* Not dumpable: no gatekeeper (the same uid) may trace it, whatever
+	 * fs.suid_dumpable says. */
 	if (signal(SIGCHLD, SIG_IGN) == SIG_ERR ||
 	    prctl(PR_SET_NAME, "itkd spawner", 0, 0, 0) < 0 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ||
 	    priv_spawner(cfg) < 0)
 		_exit(1);
 	while ((rc = recv_req(sock, &r, fds)) != 0) {
 		if (rc < 0)
 			continue;
-		if ((pid = _Fork()) == 0) {
+		/* A fork that fails: the monitor sees its socketpair close
+		 * unanswered, and drops the connection. */
+		if (_Fork() == 0) {
 			close(sock);
 			memset(&a, 0, sizeof(a));
 			a.fd = fds[0];
@@ -105,8 +98,6 @@ spawn_serve(const struct config *cfg, struct tls_keys *keys, int sock)
 				_exit(1);
 			gate_run(cfg, keys, &a, r.slot, fds[1], 1);
 		}
-		if (pid < 0)    /* the monitor sees its socketpair close */
-			log_error(NULL, "spawner: fork: %s", strerror(errno));
 		close(fds[0]);
 		close(fds[1]);
 	}

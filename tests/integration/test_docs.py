@@ -92,8 +92,9 @@ def names_exist(sources):
 # Each exercise: the function it sends the student to, and the text that
 # must be found there for the exercise to make sense.
 EXERCISES = [
-    ("priv_gatekeeper", "prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)"),
-    ("priv_gatekeeper", "verify_creds(NULL, \"gatekeeper\""),
+    ("drop_to_user", "prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)"),
+    ("drop_to_user", "verify_creds(NULL, who"),
+    ("priv_gatekeeper", "drop_to_user(cfg, \"gatekeeper\")"),
     ("gate_run", "m.vhost = vh->pos;"),
     ("msg_check", "m->vhost >= cfg->nvhosts"),
     ("monitor_ident", "&cfg->vhosts[m->vhost]"),

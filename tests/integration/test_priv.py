@@ -253,6 +253,8 @@ def main():
                sst.get("Seccomp_filters") == want, sst.get("Seccomp_filters"))
             ok("priv spawner ignores SIGCHLD (its children are reaped by the kernel)",
                int(sst.get("SigIgn", "0"), 16) & (1 << 16), sst.get("SigIgn"))
+            # Not dumpable: its /proc files stay root's.
+            ok("priv spawner not dumpable", os.stat("/proc/%d/status" % spawners[0]).st_uid == 0)
             ss = socket_inodes(spawners[0])
             ok("priv spawner holds no client socket while idle and no listener",
                not (ss & {r[3] for r in tcp_table()}) and not (ss & listen_inodes()),
@@ -321,7 +323,7 @@ def main():
             r"CapEff=0{16} CapBnd=0{16} CapAmb=0{16} NoNewPrivs=1 Seccomp=2"
             % ((UID_USER,) * 9), log)) == 1, log[-2000:])
         ok("priv trace gatekeeper", re.search(
-            r"priv: gatekeeper: forked by the spawner, no fork of its own: "
+            r"priv: gatekeeper: forked by the spawner: "
             r"uid=%d/%d/%d/%d gid=%d/%d/%d/%d groups=%d CapInh=0{16} CapPrm=0{16} "
             r"CapEff=0{16} CapBnd=0{16} CapAmb=0{16} NoNewPrivs=1 Seccomp=2"
             % ((UID_USER,) * 9), log), log[-2000:])

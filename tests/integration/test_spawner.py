@@ -119,7 +119,7 @@ def main():
         ok("spawner killed: a new one appears", again is not None, srv.spawners())
         r = get(srv.port)
         ok("spawner killed: answered by the new one", r[0] == 200, r)
-        ok("spawner killed: logged", "spawner %d ended (signal 9)" % new in srv.log(),
+        ok("spawner killed: logged", "spawner %d ended (9)" % new in srv.log(),
            srv.log()[-600:])
         ok("spawner killed: no zombie", wait_for(lambda: not zombies(master), 5),
            zombies(master))
