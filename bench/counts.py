@@ -688,7 +688,7 @@ def report(counts):
          "not under load: system calls with `strace -f -ff` attached to the master "
          "(each process's calls apart, its role from the fork tree: the master's child "
          "is itkd's monitor, which becomes the served process once it has switched to the "
-         "vhost's uid and checked the switch, its calls split there; the monitor's child is the gatekeeper, "
+         "vhost's uid and checked the switch, its calls split there; a spawner's child (or the monitor's, when it forks its own) is the gatekeeper, the spawner's calls are counted per request it took; "
          "or the CGI program if it ran execve); faults, private pages and mappings "
          "with a ptrace tracer of its own (bench/counts.py) that stops each process at "
          "its birth (its /proc/PID/maps before it runs: the mappings its parent's fork "
