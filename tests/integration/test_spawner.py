@@ -15,9 +15,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import (Server, UID_A, connect, done, fd_targets, get, need_root, ok,
-                      proc_status, read_response, socket_inodes, two_vhost_conf,
-                      two_vhost_roots, wait_for, zombies)
+import re
+import ssl
+
+from itkdtest import (Server, UID_A, UID_USER, RANGES, connect, done, fd_targets, get,
+                      need_root, ok, proc_status, read_response, shared_maps, skip,
+                      socket_inodes, two_vhost_conf, two_vhost_roots, wait_for, zombies)
 
 
 def unix_peers():
@@ -131,5 +134,108 @@ def main():
                         for p in [int(x) for x in os.listdir("/proc") if x.isdigit()]), 5))
 
 
+TLS_CONF = """
+listen 127.0.0.1:{port}
+listen 127.0.0.1:{tlsport} tls
+user #%d
+group #%d
+""" % (UID_USER, UID_USER) + RANGES + """error-log {dir}/error.log
+access-log off
+timeout 5
+tls-session-cache 64
+vhost a.test
+root {dir}/a
+user #%d
+group #%d
+tls-cert {dir}/a.pem
+tls-key {dir}/a.key
+vhost b.test
+root {dir}/b
+user #%d
+group #%d
+"""
+
+
+def key_bytes(path):
+    """The private scalar of an EC key file, as openssl prints it."""
+    out = subprocess.run(["openssl", "ec", "-in", path, "-noout", "-text"],
+                         capture_output=True, text=True).stdout
+    m = re.search(r"priv:\s*\n((?:\s+[0-9a-f:]+\n)+)", out)
+    return bytes.fromhex(re.sub(r"[\s:]", "", m.group(1))) if m else None
+
+
+def holds(pid, needle):
+    """Whether pid's readable memory holds needle (None: cannot tell)."""
+    try:
+        maps = open("/proc/%d/maps" % pid).read().splitlines()
+        mem = open("/proc/%d/mem" % pid, "rb", 0)
+    except OSError:
+        return None
+    with mem:
+        for l in maps:
+            w = l.split()
+            if w[1][0] != "r" or (len(w) > 5 and w[5] in ("[vvar]", "[vsyscall]")):
+                continue
+            lo, hi = (int(x, 16) for x in w[0].split("-"))
+            try:
+                mem.seek(lo)
+                if needle in mem.read(hi - lo):
+                    return True
+            except (OSError, ValueError, OverflowError):
+                pass
+    return False
+
+
+def tls_spawners():
+    """With a TLS listener: two spawners; the TLS connections' one holds
+    the keys and the session cache, the plain connections' one neither."""
+    srv = Server(TLS_CONF % (UID_A, UID_A, UID_A + 1, UID_A + 1), name="spawntls",
+                 tls=True, start=False)
+    two_vhost_roots(srv.dir)
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                        os.path.join(srv.dir, "a.key"), "-out", os.path.join(srv.dir, "a.pem"),
+                        "-days", "2", "-subj", "/CN=a.test", "-addext",
+                        "subjectAltName=DNS:a.test"], capture_output=True)
+    if r.returncode != 0:
+        skip("spawner tls", "openssl cannot make a key: %s" % r.stderr[-200:])
+        return
+    srv.start()
+    srv.wait_port(srv.tlsport)
+    try:
+        wait_for(lambda: len(srv.spawners()) == 2, 5)
+        sp = srv.spawners()
+        if not ok("spawner tls: two spawners with a TLS listener", len(sp) == 2, sp):
+            return
+        tls_sp = [p for p in sp if shared_maps(p)]
+        plain_sp = [p for p in sp if not shared_maps(p)]
+        ok("spawner tls: one maps the session cache, the other no shared mapping",
+           len(tls_sp) == 1 and len(plain_sp) == 1, [(p, shared_maps(p)) for p in sp])
+        if len(tls_sp) != 1 or len(plain_sp) != 1:
+            return
+        key = key_bytes(os.path.join(srv.dir, "a.key"))
+        if key is None or len(key) < 16:
+            skip("spawner tls key bytes", "openssl printed no private scalar")
+        else:
+            ok("spawner tls: the TLS spawner holds the key (control)",
+               holds(tls_sp[0], key) is True)
+            ok("spawner tls: the plain spawner holds no key byte",
+               holds(plain_sp[0], key) is False)
+        ctx = ssl.create_default_context(cafile=os.path.join(srv.dir, "a.pem"))
+        s = ctx.wrap_socket(connect(srv.tlsport), server_hostname="a.test")
+        ok("spawner tls: a TLS connection's gatekeeper is the TLS spawner's child",
+           wait_for(lambda: len(kids(tls_sp[0])) == 1, 5) and not kids(plain_sp[0]),
+           (kids(tls_sp[0]), kids(plain_sp[0])))
+        s.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+        resp = read_response(s)
+        ok("spawner tls: answered", resp.startswith(b"HTTP/1.1 200"), resp[:60])
+        s.close()
+        r = get(srv.port)
+        ok("spawner tls: a plain connection beside it answered", r[0] == 200, r)
+    finally:
+        srv.cleanup()
+
+
 main()
+tls_spawners()
 done()
