@@ -512,6 +512,7 @@ spawner_start(int tls)
 	int sv[2], fds[CONF_LISTEN_MAX + 5], n, i;
 
 	s->started = time(NULL);
+	s->pid = -1;            /* until it runs: spawners_check tries again */
 	if (tls_fork_prepare(keys, tls) < 0 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		log_error(NULL, "spawner: %s", strerror(errno));
