@@ -156,7 +156,7 @@ def words_known(sources):
     fields = set(re.findall(r"\b([a-z_][a-z0-9_]*)(?:\[[^]]*\])?;", m.group(1))) if m else set()
     libc = {"setresuid", "setresgid", "setgroups", "setuid", "setgid", "unshare",
             "clone", "clone3", "setns", "capset", "execve", "getpwnam", "main",
-            "prctl", "kill", "ptrace", "recv", "uid_map"}
+            "prctl", "kill", "ptrace", "recv", "recvmsg", "uid_map"}
     unknown = sorted(w for w in words if w not in directives | fields | libc | NOT_CODE
                      and defined_in(sources, w) is None
                      and not re.search(r"\bstruct %s\b" % w, "\n".join(sources.values())))
