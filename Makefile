@@ -37,7 +37,7 @@ ALL_LDFLAGS = $(ITKD_LDFLAGS) $(LDFLAGS)
 FLAGS_STAMP := $(shell mkdir -p $(O) && c='$(subst ','\'',$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS))' && \
     { [ "$$(cat $(O)/.flags 2>/dev/null)" = "$$c" ] || printf '%s\n' "$$c" > $(O)/.flags; } && echo $(O)/.flags)
 
-SRC  = alloc.c clock.c itkd.c score.c serve.c gate.c proxy.c conn.c body.c http.c vhost.c priv.c path.c file.c cgi.c log.c tls.c access.c auth.c handoff.c sig.c
+SRC  = alloc.c clock.c itkd.c score.c serve.c gate.c proxy.c conn.c body.c http.c vhost.c priv.c path.c file.c cgi.c log.c tls.c access.c auth.c handoff.c sig.c spawn.c
 OBJ  = $(SRC:%.c=$(O)/%.o)
 HDR  = $(wildcard *.h)
 # itkd -t's check of the CGI programs' system call ABI

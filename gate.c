@@ -1,9 +1,10 @@
 /* gate.c: the gatekeeper.
  *
- * The monitor's child, and the only process of a connection that reads a
- * client's byte before the vhost's identity is taken. It starts by giving
- * up everything (priv_gatekeeper: the global user, no capability in any
- * set, no_new_privs, an allow-list seccomp filter), so a bug in the parser
+ * The spawner's child (spawn.c), or the monitor's, and the only process of
+ * a connection that reads a client's byte before the vhost's identity is
+ * taken. It starts with nothing (the global user, no capability in any
+ * set, no_new_privs, an allow-list seccomp filter: inherited from the
+ * spawner, or priv_gatekeeper's own), so a bug in the parser
  * or in BearSSL that runs code here gains nothing the global user did not
  * have, and that user can signal neither the monitor (uid 0) nor a stage-2
  * process (a vhost's uid, never the global user's).
@@ -263,7 +264,7 @@ relay(const struct config *cfg, int sp)
 
 void
 gate_run(const struct config *cfg, struct tls_keys *keys,
-    const struct accepted *a, int slot, int sp)
+    const struct accepted *a, int slot, int sp, int spawned)
 {
 	struct sockaddr_storage client;
 	const struct vhost *vh, *sni;
@@ -273,8 +274,9 @@ gate_run(const struct config *cfg, struct tls_keys *keys,
 	int st;
 
 	/* 1. Nothing of the client is read before this: from here on this
-	 *    process can gain no privilege, whatever runs in it. */
-	if (priv_gatekeeper(cfg) < 0)
+	 *    process can gain no privilege, whatever runs in it. A spawner's
+	 *    child has it all from the spawner already. */
+	if (!spawned && priv_gatekeeper(cfg) < 0)
 		_exit(1);
 	if (conn_init(&gc, a->fd, a->peer, a->local, a->ready) < 0)
 		_exit(1);

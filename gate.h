@@ -28,14 +28,16 @@ struct gate_msg {
 					 * or family AF_UNSPEC */
 };
 
-/* The gatekeeper, in the monitor's child: give up every privilege, read
+/* The gatekeeper, in the spawner's child (spawned: its privileges are
+ * gone already) or the monitor's: give up every privilege, read
  * the PROXY header, do the TLS handshake, read and parse the first request
  * head and choose its vhost; answer it itself when it cannot be served.
  * Else send the monitor a gate_msg and the bytes read (the head and what
  * came behind it) on sp; then exit (plain) or relay plaintext between the
  * client and sp until either side ends (TLS). Never returns. */
 void gate_run(const struct config *cfg, struct tls_keys *keys,
-    const struct accepted *a, int slot, int sp) __attribute__((noreturn));
+    const struct accepted *a, int slot, int sp, int spawned)
+    __attribute__((noreturn));
 
 /* "/~name" or "/~name/..." on a vhost with `userdir`: name into
  * out[GATE_NAME_MAX] if it is one a user could have (the POSIX portable

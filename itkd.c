@@ -35,6 +35,7 @@
 #include "score.h"
 #include "serve.h"
 #include "sig.h"
+#include "spawn.h"
 #include "tls.h"
 #include "vhost.h"
 
@@ -59,6 +60,15 @@ static int sig_fd = -1;           /* signalfd: TERM, INT, HUP, CHLD */
 static int chan_master = -1;      /* the hand-off channel: ours */
 static int chan_child = -1;       /* every connection process's */
 static int stopping;              /* SIGTERM: no new connection process */
+/* The spawners (spawn.h) of this config generation: [0] for plain
+ * connections, which holds no key and no session cache, [1] for TLS ones
+ * (only with a TLS listener). sock: our end, each monitor's to ask; -1
+ * when there is none (monitors fork their gatekeepers themselves). */
+static struct spawner {
+	int sock;
+	pid_t pid;
+	time_t started;
+} spawners[2] = { { -1, 0, 0 }, { -1, 0, 0 } };
 static unsigned generation;       /* of the config, one more per reload */
 /* A hand-off goes on in a fresh process once its sender has exited and
  * been reaped: the slot passes from one to the other, so the hand-off
@@ -331,6 +341,7 @@ listeners_inherit(const struct config *c, char *err, size_t errlen)
 }
 
 static int handoff_start(pid_t from);
+static int spawner_ended(pid_t pid, const siginfo_t *si);
 
 /* Reap one child that has ended, waiting for one if `block`: 1, or 0 when
  * there is none. An abnormal end is logged under the vhost the child
@@ -352,6 +363,8 @@ reap_one(int block)
 	}
 	if (waitpid(si.si_pid, NULL, 0) != si.si_pid)
 		return 0;
+	if (spawner_ended(si.si_pid, &si))
+		return 1;
 	if (!handoff_start(si.si_pid))
 		score_release(si.si_pid);
 	if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED)
@@ -400,6 +413,8 @@ reload_allowed(const struct config *n, char *err, size_t errlen)
 	return 0;
 }
 
+static void spawners_start(void);
+
 /* Not inlined: its two struct config (16 KiB) would sit in the master
  * loop's frame, between the top of the stack and every fork. */
 static void __attribute__((noinline))
@@ -435,6 +450,8 @@ reload(void)
 	/* Vhost positions change meaning: a hand-off from a process of the
 	 * old config is refused (its connection closes, as with `close`). */
 	generation++;
+	/* The old spawners exit once their last monitors have asked. */
+	spawners_start();
 	log_error(NULL, "reloaded %s", cfg.path);
 	for (i = 0; config_warning(&cfg, &i, err, sizeof(err));)
 		log_error(NULL, "%s", err);
@@ -447,20 +464,35 @@ err:
 	log_error(NULL, "reload failed, keeping the old config: %s", err);
 }
 
-/* The child of a fork: serve a, after closing what is the master's. */
-static void __attribute__((noreturn))
-child_serve(struct accepted *a, struct tls_keys *k, int slot)
+/* The master's fds a child closes (the listeners, the signalfd, the
+ * hand-off channel's master end, the spawners' sockets but keep's) into
+ * fds; their number. */
+static int
+master_fds(int *fds, int keep)
 {
-	int fds[CONF_LISTEN_MAX + 3], i, n = 0;
+	int i, n = 0;
 
-	/* Undo the master's signal set-up: serve.h's state. */
-	if (signals_unblock() < 0)
-		_exit(1);
 	for (i = 0; i < nlst; i++)
 		fds[n++] = lst[i].fd;
 	fds[n++] = sig_fd;
 	if (chan_master >= 0)
 		fds[n++] = chan_master;
+	for (i = 0; i < 2; i++)
+		if (spawners[i].sock >= 0 && spawners[i].sock != keep)
+			fds[n++] = spawners[i].sock;
+	return n;
+}
+
+/* The child of a fork: serve a, after closing what is the master's. */
+static void __attribute__((noreturn))
+child_serve(struct accepted *a, struct tls_keys *k, int slot)
+{
+	int fds[CONF_LISTEN_MAX + 5], n;
+
+	/* Undo the master's signal set-up: serve.h's state. */
+	if (signals_unblock() < 0)
+		_exit(1);
+	n = master_fds(fds, a->spawner);
 	a->chan = -1;
 	a->generation = generation;
 	if (chan_child >= 0 && cfg.cross_identity == CROSS_HANDOFF)
@@ -470,13 +502,116 @@ child_serve(struct accepted *a, struct tls_keys *k, int slot)
 	serve_connection(&cfg, k, a, fds, n, slot);
 }
 
+/* Fork the spawner of kind tls (0 plain, 1 TLS) for the config and keys
+ * of now. Its socket is SOCK_SEQPACKET: one request per message, and its
+ * fds with it. The plain one gets neither key nor session cache. */
+static void
+spawner_start(int tls)
+{
+	struct spawner *s = &spawners[tls];
+	int sv[2], fds[CONF_LISTEN_MAX + 5], n, i;
+
+	s->started = time(NULL);
+	s->pid = -1;            /* until it runs: spawners_check tries again */
+	if (tls_fork_prepare(keys, tls) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_error(NULL, "spawner: %s", strerror(errno));
+		return;
+	}
+	if ((s->pid = _Fork()) == 0) {
+		n = master_fds(fds, -1);
+		fds[n++] = chan_child;
+		fds[n++] = sv[0];
+		/* A hand-off waiting for its sender: not the spawner's. */
+		for (i = 0; i < HANDOFF_PENDING; i++)
+			if (pending[i].from != 0) {
+				close(pending[i].fds[0]);
+				close(pending[i].fds[1]);
+			}
+		for (i = 0; i < n; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		if (signals_unblock() < 0)
+			_exit(1);
+		spawn_serve(&cfg, tls ? keys : NULL, sv[1]);
+	}
+	close(sv[1]);
+	if (s->pid < 0) {
+		log_error(NULL, "spawner: fork: %s", strerror(errno));
+		close(sv[0]);
+		return;
+	}
+	s->sock = sv[0];
+}
+
+/* At start and after a reload: new spawners for the new config. Closing
+ * our end of the old ones' sockets first keeps them out of the new ones;
+ * each old spawner exits when its last monitor has closed its copy. */
+static void
+spawners_start(void)
+{
+	int i, tls = 0;
+
+	for (i = 0; i < 2; i++) {
+		if (spawners[i].sock >= 0) {
+			close(spawners[i].sock);
+			spawners[i].sock = -1;
+		}
+		spawners[i].sock = -1;
+		spawners[i].pid = 0;
+	}
+	for (i = 0; i < nlst; i++)
+		tls |= lst[i].tls;
+	spawner_start(0);
+	if (tls)
+		spawner_start(1);
+}
+
+/* A spawner of this generation that died is started again, at most once
+ * a second (one that cannot start must not make the master spin);
+ * meanwhile monitors fork their own gatekeepers. 1 while one waits for
+ * its second. */
+static int
+spawners_check(void)
+{
+	int i, waiting = 0;
+
+	for (i = 0; i < 2; i++) {
+		if (spawners[i].pid < 0 && spawners[i].started != time(NULL))
+			spawner_start(i);
+		waiting |= spawners[i].pid < 0;
+	}
+	return waiting;
+}
+
+/* pid was reaped: if it was a spawner, 1 (and a live one of this
+ * generation is marked for spawners_check). An old one exits 0 when
+ * drained; any other end is logged. */
+static int
+spawner_ended(pid_t pid, const siginfo_t *si)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (spawners[i].pid == pid) {
+			close(spawners[i].sock);
+			spawners[i].sock = -1;
+			spawners[i].pid = stopping ? 0 : -1;
+			if (!stopping)
+				log_error(NULL, "spawner %ld ended (%d): "
+				    "restarting it", (long)pid, si->si_status);
+			return 1;
+		}
+	return 0;
+}
+
 static void
 spawn(int fd, const struct listener *l, const struct sockaddr_storage *peer)
 {
 	struct accepted a = { .fd = fd, .tls = l->tls, .peer = peer,
 	    .local = is_wildcard(&l->addr.ss) ? NULL : &l->addr.ss,
 	    .ready = l->nodelay, .chan = -1, .preload = -1, .relayed = 0,
-	    .sni_vhost = -1, .requests = 0 };
+	    .sni_vhost = -1, .requests = 0, .spawner = -1 };
 	static time_t last_fail;
 	const char *what;
 	int slot;
@@ -493,6 +628,7 @@ spawn(int fd, const struct listener *l, const struct sockaddr_storage *peer)
 		close(fd);
 		return;
 	}
+	a.spawner = spawners[l->tls != 0].sock;
 	/* The session cache and the private keys go to a TLS connection's
 	 * child only: a plain one's never holds them, not even its gatekeeper. */
 	if (tls_fork_prepare(keys, l->tls) < 0) {
@@ -649,6 +785,7 @@ handoff_start(pid_t from)
 	a.relayed = (int)p->m.tls;
 	a.sni_vhost = p->m.sni_vhost;
 	a.requests = (int)p->m.requests;
+	a.spawner = -1;         /* its gatekeeper reads a memfd first */
 	pid = -1;
 	if (!stopping && tls_fork_prepare(keys, 0) == 0 && (pid = _Fork()) == 0)
 		child_serve(&a, NULL, slot);
@@ -707,6 +844,9 @@ shutdown_master(void)
 	for (i = 0; i < nlst; i++)
 		close(lst[i].fd);
 	nlst = 0;
+	for (i = 0; i < 2; i++)         /* each spawner exits when drained */
+		if (spawners[i].sock >= 0)
+			close(spawners[i].sock);
 	while (score_count() > 0 && time(NULL) < end) {
 		reap();
 		if (score_count() > 0)
@@ -727,13 +867,14 @@ master_loop(void)
 {
 	struct pollfd p[CONF_LISTEN_MAX + 2];
 	struct sig_flags sig = { 0, 0, 0 };
-	int i, n, busy;
+	int i, n, busy, wait;
 
 	for (;;) {
 		if (sig.chld) {
 			sig.chld = 0;
 			reap();
 		}
+		wait = spawners_check() ? 1000 : -1;
 		if (sig.term)
 			break;
 		if (sig.hup) {
@@ -755,7 +896,7 @@ master_loop(void)
 		p[nlst + 1].fd = npending < HANDOFF_PENDING ? chan_master : -1;
 		p[nlst + 1].events = POLLIN;
 		p[nlst + 1].revents = 0;
-		n = poll(p, (nfds_t)nlst + 2, -1);
+		n = poll(p, (nfds_t)nlst + 2, wait);
 		if (n < 0)
 			continue;
 		if (p[0].revents & POLLIN)
@@ -870,7 +1011,7 @@ static int
 inetd_main(void)
 {
 	struct accepted a = { .fd = -1, .chan = -1, .preload = -1,
-	    .sni_vhost = -1 };
+	    .sni_vhost = -1, .spawner = -1 };
 	struct listen_addr self;
 	int i, fd, is_tls = 0;
 
@@ -1001,6 +1142,7 @@ main(int argc, char **argv)
 		log_error(NULL, "prctl(PR_SET_CHILD_SUBREAPER): %s", strerror(errno));
 		return 1;
 	}
+	spawners_start();
 	log_error(NULL, "itkd %s serving %d vhosts on %d listeners",
 	    ITKD_VERSION, cfg.nvhosts, nlst);
 	master_loop_page_top();

@@ -11,10 +11,15 @@
  *                 but keeps only CAP_SETUID + CAP_SETGID (and CAP_SYS_NICE
  *                 when some vhost wants a negative nice), not dumpable. It
  *                 never reads a byte of the client.
- *   priv_gatekeeper  the monitor's child, which reads the client: the
- *                 global `user`, no capability in any set, no_new_privs,
- *                 and an allow-list seccomp filter of its own on top of
- *                 the master's. Nothing it runs can gain anything.
+ *   priv_spawner  the master's long-lived child, one per config
+ *                 generation (and kind: plain, TLS): the global `user`,
+ *                 no capability in any set, no_new_privs, and the
+ *                 gatekeepers' allow-list plus its fork, once.
+ *   priv_spawned  each gatekeeper it forks: no fork of its own.
+ *   priv_gatekeeper  a gatekeeper the monitor forks itself (inetd mode,
+ *                 hand-offs, no spawner): the same, per connection.
+ *                 Either way the process that reads the client is the
+ *                 global `user` with nothing, under the allow-list.
  *   priv_stage2   the monitor, once the gatekeeper has named the vhost:
  *                 limits, nice, groups, gid, uid, then no capability in
  *                 any set, then no_new_privs, then everything is read back
@@ -976,10 +981,48 @@ static const unsigned long gate_prctl_options[] = {
 static const int gate_self_signal_calls[] = { __NR_kill, __NR_tkill,
 	__NR_tgkill };
 
+/* The spawner's additions, inherited by every gatekeeper it forks: its
+ * fork (musl's _Fork calls fork where there is one, clone elsewhere;
+ * glibc's, clone), and what the C library's fork does in the child
+ * (set_tid_address in musl, set_robust_list in glibc: without it a
+ * gatekeeper that died holding the session cache's robust lock would
+ * leave it locked for good). Clone only without a namespace flag. */
+static const int spawn_calls[] = {
+#ifdef __NR_fork
+	__NR_fork,
+#endif
+	__NR_set_tid_address, __NR_set_robust_list,
+};
+#define CLONE_NEW_ANY (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | \
+	CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET)
+
+/*   if (nr == nr_call) return arg0 == k (JEQ), or arg0 & k == 0 (JSET),
+ *       ? ALLOW : EPERM;                                       */
+static void
+emit_arg0(struct filter *f, int nr_call, uint16_t code, uint32_t k)
+{
+	unsigned hit, test;
+
+	hit = emit(f, JEQ, (uint32_t)nr_call);
+	emit(f, BPF_LD | BPF_W | BPF_ABS, (uint32_t)ARG_LO(0));
+	test = emit(f, code, k);
+	/* JEQ: true allows; JSET: true refuses. */
+	if (code == (JEQ))
+		jf_to(f, test, emit(f, RET_ALLOW) + 1);
+	else
+		jt_to(f, test, emit(f, RET_ALLOW) + 1);
+	emit(f, RET_EPERM);
+	jf_to(f, hit, emit(f, LD_NR));  /* nr again for the next */
+}
+
+/* self > 0: a gatekeeper's list, which may signal itself; 0: the
+ * spawner's, which signals nobody (a pid in the filter would be the
+ * spawner's in every gatekeeper it forks) and may fork, into processes
+ * that may not (RLIMIT_NPROC, priv_spawned). */
 static int
 gate_filter_build(struct filter *f, pid_t self)
 {
-	unsigned i, hit, self_pid;
+	unsigned i, hit;
 
 	f->n = 0;
 	jump_too_far = 0;
@@ -999,14 +1042,20 @@ gate_filter_build(struct filter *f, pid_t self)
 	}
 	emit(f, RET_EPERM);
 	jf_to(f, hit, emit(f, LD_NR));  /* nr again for what follows */
-	for (i = 0; i < sizeof(gate_self_signal_calls) /
-	    sizeof(gate_self_signal_calls[0]); i++) {
-		hit = emit(f, JEQ, (uint32_t)gate_self_signal_calls[i]);
-		emit(f, BPF_LD | BPF_W | BPF_ABS, (uint32_t)ARG_LO(0));
-		self_pid = emit(f, JEQ, (uint32_t)self);
-		emit(f, RET_ALLOW);
-		jf_to(f, self_pid, emit(f, RET_EPERM));
-		jf_to(f, hit, emit(f, LD_NR));  /* nr again for the next */
+	if (self > 0) {
+		for (i = 0; i < sizeof(gate_self_signal_calls) /
+		    sizeof(gate_self_signal_calls[0]); i++)
+			emit_arg0(f, gate_self_signal_calls[i], JEQ, (uint32_t)self);
+	} else {
+		for (i = 0; i < sizeof(spawn_calls) / sizeof(spawn_calls[0]); i++) {
+			hit = emit(f, JEQ, (uint32_t)spawn_calls[i]);
+			emit(f, RET_ALLOW);
+			jf_to(f, hit, f->n);
+		}
+		emit_arg0(f, __NR_clone, JSET, CLONE_NEW_ANY);
+		/* Its own limits only (pid 0): lowering them needs nothing,
+		 * and another process's are not its to touch. */
+		emit_arg0(f, __NR_prlimit64, JEQ, 0);
 	}
 	emit(f, RET_EPERM);
 	return f->n <= FILTER_MAX && !jump_too_far ? 0 : -1;
@@ -1026,11 +1075,11 @@ gate_filter_build(struct filter *f, pid_t self)
 #define GATE_FILTER 1
 #endif
 
-int
-priv_gatekeeper(const struct config *cfg)
+/* Steps 1-4 of a gatekeeper and of the spawner: the global user, no
+ * capability, no_new_privs, verified. */
+static int
+drop_to_user(const struct config *cfg, const char *who)
 {
-	struct filter f;
-	struct sock_fprog prog;
 	gid_t gid = cfg->gid;
 	uid_t uid = cfg->uid;
 
@@ -1038,43 +1087,88 @@ priv_gatekeeper(const struct config *cfg)
 	 *    gid change needs. The groups are the master's: exactly the
 	 *    global group. */
 	if (id_setresgid(gid) < 0)
-		return fail(NULL, "gatekeeper", "setresgid", gid);
+		return fail(NULL, who, "setresgid", gid);
 	if (id_setresuid(uid) < 0)
-		return fail(NULL, "gatekeeper", "setresuid", uid);
+		return fail(NULL, who, "setresuid", uid);
 
 	/* 2. keepcaps kept the permitted set across the uid change: clear
 	 *    permitted, effective and inheritable. The bounding set is empty
 	 *    since the master, and ambient with it. */
 	if (set_caps(NULL, 0) < 0)
-		return fail(NULL, "gatekeeper", "capset", NO_ARG);
+		return fail(NULL, who, "capset", NO_ARG);
 
 	/* 3. No execve can gain privilege again (nor could it run: step 5). */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return fail(NULL, "gatekeeper", "prctl(PR_SET_NO_NEW_PRIVS, 1)",
-		    NO_ARG);
+		return fail(NULL, who, "prctl(PR_SET_NO_NEW_PRIVS, 1)", NO_ARG);
 
 	/* 4. Verify, before the allow-list takes the set*id calls away. */
-	if (verify_creds(NULL, "gatekeeper", uid, gid, &gid, 1, 0, 1) < 0)
+	if (verify_creds(NULL, who, uid, gid, &gid, 1, 0, 1) < 0)
 		return -1;
 	if (syscall(NR_SETUID, 0) == 0 || id_setresuid(cfg->uid_min) == 0) {
-		log_error(NULL, "priv: gatekeeper: verify: an id change succeeded");
+		log_error(NULL, "priv: %s: verify: an id change succeeded", who);
 		return -1;
 	}
-	priv_trace("gatekeeper: global user, no capabilities, no_new_privs");
+	return 0;
+}
 
-	/* 5. Its own filter, on top of the master's (filters only stack). */
+/* 5. The allow-list, on top of the master's filter (filters only stack). */
+static int
+allow_list(const char *who, pid_t self)
+{
+	struct filter f;
+	struct sock_fprog prog;
+
 	if (!GATE_FILTER)
 		return 0;
-	if (gate_filter_build(&f, getpid()) < 0) {
-		log_error(NULL, "priv: gatekeeper: seccomp filter: %u "
-		    "instructions or a jump too far", f.n);
+	if (gate_filter_build(&f, self) < 0) {
+		log_error(NULL, "priv: %s: seccomp filter: %u instructions or a "
+		    "jump too far", who, f.n);
 		return -1;
 	}
 	prog.len = (unsigned short)f.n;
 	prog.filter = f.insn;
 	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
-		return fail(NULL, "gatekeeper", "prctl(PR_SET_SECCOMP)", NO_ARG);
+		return fail(NULL, who, "prctl(PR_SET_SECCOMP)", NO_ARG);
+	return 0;
+}
+
+int
+priv_gatekeeper(const struct config *cfg)
+{
+	if (drop_to_user(cfg, "gatekeeper") < 0)
+		return -1;
+	priv_trace("gatekeeper: global user, no capabilities, no_new_privs");
+	if (allow_list("gatekeeper", getpid()) < 0)
+		return -1;
 	priv_trace("gatekeeper: allow-list filter installed");
+	return 0;
+}
+
+int
+priv_spawner(const struct config *cfg)
+{
+	if (drop_to_user(cfg, "spawner") < 0)
+		return -1;
+	priv_trace("spawner: global user, no capabilities, no_new_privs");
+	if (allow_list("spawner", 0) < 0)
+		return -1;
+	priv_trace("spawner: allow-list filter installed");
+	return 0;
+}
+
+int
+priv_spawned(void)
+{
+	/* The kernel refuses a fork to a process whose real uid already
+	 * has as many processes as its RLIMIT_NPROC: with 0, none at all.
+	 * The spawner's filter lets a fork through; this takes it away
+	 * from the gatekeeper again, for one call instead of a filter. */
+	struct { uint64_t cur, max; } none = { 0, 0 };
+
+	if (syscall(SYS_prlimit64, 0, RLIMIT_NPROC, &none, NULL) < 0)
+		return fail(NULL, "gatekeeper", "prlimit(RLIMIT_NPROC, 0)", NO_ARG);
+	(void)prctl(PR_SET_NAME, "itkd", 0, 0, 0);     /* not "itkd spawner" */
+	priv_trace("gatekeeper: forked by the spawner");
 	return 0;
 }
 

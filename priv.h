@@ -48,6 +48,13 @@ int priv_monitor(const struct config *cfg);
  * seccomp filter on top of the master's. */
 int priv_gatekeeper(const struct config *cfg);
 
+/* The spawner (spawn.c), once per config generation: what
+ * priv_gatekeeper does, with the fork it needs on the allow-list; SIGCHLD
+ * is already ignored. Each gatekeeper it forks calls priv_spawned: no
+ * fork of its own (RLIMIT_NPROC 0). */
+int priv_spawner(const struct config *cfg);
+int priv_spawned(void);
+
 /* The monitor, stage 2: limits and nice, then groups, gid, uid; clear every
  * capability set; no_new_privs unless the vhost opts out; verify. */
 int priv_stage2(const struct priv_ident *id);

@@ -2,9 +2,10 @@
  *
  * monitor:    the master's child. uid 0 with CAP_SETUID + CAP_SETGID only
  *             (+ CAP_SYS_NICE for a negative `nice`), not dumpable. It
- *             never reads a byte of the client: it forks the gatekeeper
- *             (gate.c) and reads one fixed-size message from it, checks
- *             every field of it, and takes the identity it names.
+ *             never reads a byte of the client: it has the spawner fork
+ *             the gatekeeper (spawn.c, gate.c), or forks it itself, and
+ *             reads one fixed-size message from it, checks every field of
+ *             it, and takes the identity it names.
  * stage 2:    the same process as the vhost: its uid, gid and groups, no
  *             capabilities at all. Only now are the request's bytes read
  *             (those the gatekeeper handed over) and parsed, as the vhost.
@@ -45,6 +46,7 @@
 #include "proxy.h"
 #include "score.h"
 #include "serve.h"
+#include "spawn.h"
 #include "tls.h"
 #include "vhost.h"
 
@@ -71,6 +73,8 @@ static _Alignas(4096) struct {
 	gid_t root_gid;
 	size_t home_len;                /* docroot_buf's home, for a userdir */
 	struct priv_ident ident;        /* the identity we switched to */
+	pid_t gk;                       /* the gatekeeper, our child; or 0 */
+	int gk_fd;                      /* the spawner's child: its pidfd; -1 */
 	struct exchange exch;           /* the request being answered */
 	struct conn conn;
 } cs;
@@ -427,36 +431,49 @@ choose(const struct config *cfg, struct priv_ident *id)
 	return vh;
 }
 
-/* Close fds[0..n): one close_range when they are the whole of a range
- * (the master opens its listeners and its signalfd one after another),
- * else one by one. */
+/* Close fds[0..n) (distinct, at most 16: the master's listeners,
+ * signalfd, hand-off channel and spawner sockets), one close_range for
+ * each run of consecutive numbers (the master opens most of them one after
+ * another). fds is sorted in place. */
 static void
-close_fds(const int *fds, int n)
+close_fds(int *fds, int n)
 {
-	int i, lo = INT_MAX, hi = -1;
+	int i, j, t;
 
-	for (i = 0; i < n; i++) {
-		lo = fds[i] < lo ? fds[i] : lo;
-		hi = fds[i] > hi ? fds[i] : hi;
-	}
-#ifdef SYS_close_range /* Linux 5.9; ENOSYS before: the loop below */
-	/* n distinct fds (the master's are) spanning n numbers: nothing
-	 * else is in between. */
-	if (n > 0 && hi - lo + 1 == n &&
-	    syscall(SYS_close_range, (unsigned)lo, (unsigned)hi, 0) == 0)
-		return;
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && fds[j - 1] > fds[j]; j--) {
+			t = fds[j];
+			fds[j] = fds[j - 1];
+			fds[j - 1] = t;
+		}
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && fds[j] == fds[j - 1] + 1; j++)
+			;
+#ifdef SYS_close_range /* Linux 5.9; ENOSYS before: one by one */
+		if (j - i > 1 && syscall(SYS_close_range, (unsigned)fds[i],
+		    (unsigned)fds[j - 1], 0) == 0)
+			continue;
 #endif
-	for (i = 0; i < n; i++)
-		close(fds[i]);
+		for (t = i; t < j; t++)
+			close(fds[t]);
+	}
 }
 
 /* Exactly len bytes from fd (a socketpair end) within `ms` of the first
  * wait; 0, or -1 on EOF, error or timeout. `sent`: the bytes should be
  * there already (they came with the message), so read before waiting,
- * not after: then the clock is not read at all. */
+ * not after: then the clock is not read at all. from: the pid of the
+ * process that sent the first bytes, as the kernel tells it
+ * (SCM_CREDENTIALS, with SO_PASSCRED on fd), or 0. */
 static int
-recv_exact(int fd, void *buf, size_t len, int ms, int sent)
+recv_exact(int fd, void *buf, size_t len, int ms, int sent, pid_t *from)
 {
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+	} ctl;
+	struct ucred cr;
+	struct cmsghdr *c;
 	char *p = buf;
 	int64_t now, deadline = -1;
 	ssize_t n;
@@ -472,11 +489,23 @@ recv_exact(int fd, void *buf, size_t len, int ms, int sent)
 				return -1;
 		}
 		sent = 0;
-		n = recv(fd, p, len, MSG_DONTWAIT);
+		struct iovec iov = { .iov_base = p, .iov_len = len };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+		    .msg_control = from ? ctl.buf : NULL,
+		    .msg_controllen = from ? sizeof(ctl.buf) : 0 };
+		n = recvmsg(fd, &mh, MSG_DONTWAIT);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0)
 			return -1;
+		/* The credentials come first, before any fds sent along. */
+		if (from != NULL && (c = CMSG_FIRSTHDR(&mh)) != NULL &&
+		    c->cmsg_type == SCM_CREDENTIALS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(cr))) {
+			memcpy(&cr, CMSG_DATA(c), sizeof(cr));
+			*from = cr.pid;
+		}
+		from = NULL;
 		p += n;
 		len -= (size_t)n;
 	}
@@ -510,15 +539,30 @@ msg_check(const struct config *cfg, const struct gate_msg *m)
 	    m->client.ss_family == AF_INET6 ? 0 : -1;
 }
 
-/* The monitor: fork the gatekeeper, and take from it the one message.
- * Returns its pid; never returns when the gatekeeper answered the
- * connection itself (or failed). */
-static pid_t
+/* Until the gatekeeper has exited, which it does right after its
+ * message on a plain connection: while it lives it holds the client's
+ * socket too. Our own child is waited for; the spawner's, through its
+ * pidfd, within ms. 0, or -1 if it is still there. */
+static int
+gate_gone(int ms)
+{
+	struct pollfd p = { .fd = cs.gk_fd, .events = POLLIN };
+
+	if (cs.gk > 0)
+		return waitpid(cs.gk, NULL, 0) == cs.gk ? 0 : -1;
+	/* No signal handler in a monitor: no EINTR. */
+	return cs.gk_fd < 0 || poll(&p, 1, ms) == 1 ? 0 : -1;
+}
+
+/* The monitor: have the gatekeeper started, by the spawner or by a fork
+ * of our own, and take from it the one message. Never returns when the
+ * gatekeeper answered the connection itself (or failed). */
+static void
 monitor_start(const struct config *cfg, struct tls_keys *keys,
     const struct accepted *a, int slot, struct gate_msg *m, int *sp_out)
 {
-	pid_t pid;
-	int sp[2];
+	pid_t from = 0;
+	int sp[2], one = 1, spawned = 0;
 
 	/* 1. One socketpair: the message and the request bytes come up it,
 	 *    and over TLS every byte of the connection afterwards. */
@@ -526,34 +570,53 @@ monitor_start(const struct config *cfg, struct tls_keys *keys,
 		log_error(NULL, "socketpair: %s", strerror(errno));
 		_exit(1);
 	}
-	if ((pid = _Fork()) < 0) {
+	/* 2. The spawner forks the gatekeeper, which then is not our child:
+	 *    the kernel names the process that sends the message
+	 *    (SO_PASSCRED), whose pidfd says when it is gone. Our copy of
+	 *    the spawner's socket is closed at once: stage 2 and its CGI
+	 *    programs never hold it. A spawner gone or behind: our own fork,
+	 *    as without one. */
+	if (a->spawner >= 0) {
+		spawned = setsockopt(sp[0], SOL_SOCKET, SO_PASSCRED, &one,
+		    sizeof(one)) == 0 && spawn_ask(a->spawner, a, slot, sp[1]) == 0;
+		close(a->spawner);
+	}
+	cs.gk = 0;
+	cs.gk_fd = -1;
+	if (!spawned && (cs.gk = _Fork()) < 0) {
 		log_error(NULL, "fork: %s", strerror(errno));
 		_exit(1);
 	}
-	if (pid == 0) {
+	if (!spawned && cs.gk == 0) {
 		close(sp[0]);
 		if (a->chan >= 0)
 			close(a->chan); /* only stage 2 may hand off */
-		gate_run(cfg, keys, a, slot, sp[1]);
+		gate_run(cfg, keys, a, slot, sp[1], 0);
 	}
 	close(sp[1]);
 	if (a->preload >= 0)
 		close(a->preload);      /* the gatekeeper's to read */
-	/* 2. The message: a fixed size, nothing of the client's. The
+	/* 3. The message: a fixed size, nothing of the client's. The
 	 *    gatekeeper's own deadline is `timeout`; a second more is its
 	 *    time to send. */
-	if (recv_exact(sp[0], m, sizeof(*m), cfg->timeout * 1000 + 1000, 0) < 0) {
+	if (recv_exact(sp[0], m, sizeof(*m), cfg->timeout * 1000 + 1000, 0,
+	    spawned ? &from : NULL) < 0) {
 		/* It answered the client itself, or the client left. */
-		(void)waitpid(pid, NULL, 0);
+		(void)gate_gone(0);
 		_exit(0);
 	}
 	if (msg_check(cfg, m) < 0) {
 		log_error(NULL, "gatekeeper %ld sent a malformed message: "
-		    "connection dropped", (long)pid);
+		    "connection dropped", (long)(spawned ? from : cs.gk));
+		_exit(1);
+	}
+	/* ESRCH: it has exited already. */
+	if (spawned && (cs.gk_fd = (int)syscall(SYS_pidfd_open, from, 0)) < 0 &&
+	    errno != ESRCH) {
+		log_error(NULL, "pidfd_open(%ld): %s", (long)from, strerror(errno));
 		_exit(1);
 	}
 	*sp_out = sp[0];
-	return pid;
 }
 
 /* The identity the message names, and the vhost's root, opened before
@@ -561,7 +624,7 @@ monitor_start(const struct config *cfg, struct tls_keys *keys,
  * be opened, or is owned by an id no vhost may take, is answered by it. */
 static const struct vhost *
 monitor_ident(const struct config *cfg, const struct gate_msg *m,
-    struct priv_ident *id, int sp, pid_t gk)
+    struct priv_ident *id, int sp)
 {
 	const struct vhost *vh = &cfg->vhosts[m->vhost];
 	int32_t verdict = 0;
@@ -577,7 +640,7 @@ monitor_ident(const struct config *cfg, const struct gate_msg *m,
 	if (send(sp, &verdict, sizeof(verdict), MSG_NOSIGNAL) !=
 	    (ssize_t)sizeof(verdict) || verdict != 0) {
 		/* It answers the client; its exit ends the connection. */
-		(void)waitpid(gk, NULL, 0);
+		(void)gate_gone(cfg->timeout * 1000 + 1000);
 		_exit(0);
 	}
 	return vh;
@@ -639,13 +702,12 @@ hand_off(const struct accepted *a, int served)
 
 void
 serve_connection(const struct config *cfg, struct tls_keys *keys,
-    const struct accepted *a, const int *inherited, int ninherited, int slot)
+    const struct accepted *a, int *inherited, int ninherited, int slot)
 {
 	struct sockaddr_storage peer, local;
 	struct priv_ident id;
 	struct gate_msg m;
 	const struct vhost *vh;
-	pid_t gk;
 	size_t head_len = 0;
 	int st, n, sp;
 
@@ -666,11 +728,11 @@ serve_connection(const struct config *cfg, struct tls_keys *keys,
 		tls_unmap(keys);
 		keys = NULL;
 	}
-	gk = monitor_start(cfg, keys, a, slot, &m, &sp);
+	monitor_start(cfg, keys, a, slot, &m, &sp);
 
 	/* The monitor, from the message alone: which identity, and what the
 	 * process must let go of before it takes it. */
-	vh = monitor_ident(cfg, &m, &id, sp, gk);
+	vh = monitor_ident(cfg, &m, &id, sp);
 	score_enter_vhost(slot, vh->pos, 0);    /* only its name: the master
 						 * reads it if we crash */
 	score_unmap();
@@ -691,10 +753,15 @@ serve_connection(const struct config *cfg, struct tls_keys *keys,
 		 * socket too, and a gatekeeper that runs an attacker's code
 		 * could read the requests that follow, or write into the
 		 * answers. */
-		(void)waitpid(gk, NULL, 0);
-		gk = -1;
+		if (gate_gone(cfg->timeout * 1000 + 1000) < 0) {
+			log_error(vh, "gatekeeper still there after its "
+			    "message: connection dropped");
+			_exit(1);
+		}
 		st = conn_init(&cs.conn, a->fd, &peer, &local, a->ready);
 	}
+	if (cs.gk_fd >= 0)
+		close(cs.gk_fd);        /* not stage 2's */
 	if (st < 0)
 		_exit(1);
 	/* A TLS connection handed off reaches us as plaintext from the
@@ -709,7 +776,8 @@ serve_connection(const struct config *cfg, struct tls_keys *keys,
 
 	/* Stage 2: only now the request's bytes, as the vhost. */
 	conn_deadline(&cs.conn, cfg->timeout);
-	if (recv_exact(sp, cs.conn.rbuf, m.nbytes, cfg->timeout * 1000, 1) < 0)
+	if (recv_exact(sp, cs.conn.rbuf, m.nbytes, cfg->timeout * 1000, 1,
+	    NULL) < 0)
 		_exit(1);
 	cs.conn.rlen = m.nbytes;
 	if (!m.tls)

@@ -48,6 +48,8 @@ struct accepted {
 	const struct sockaddr_storage *local;
 	int ready;
 	int chan;               /* the hand-off channel's child end; -1 */
+	int spawner;            /* the spawner's socket (spawn.h), to close
+				 * once asked; -1: fork the gatekeeper here */
 	/* A connection handed off by another connection process: the sealed
 	 * memfd of the bytes its stage 2 read and did not answer (-1: a new
 	 * connection); relayed: fd is the plaintext end of a TLS gatekeeper's
@@ -60,13 +62,13 @@ struct accepted {
 };
 
 /* Serve the connection a->fd through both stages; never returns.
- * inherited[0..ninherited), the master's listeners and signalfd (distinct
- * fds), are closed first thing. tls_keys is NULL on a plain
+ * inherited[0..ninherited), the master's listeners, signalfd and the like
+ * (distinct fds, reordered here), are closed first thing. tls_keys is NULL on a plain
  * connection. slot is the connection's scoreboard slot (-1: none, inetd).
  * The caller hands over its signals as a connection wants them: SIGPIPE
  * and SIGXFSZ ignored, every other signal default, none blocked. */
 void serve_connection(const struct config *cfg, struct tls_keys *keys,
-    const struct accepted *a, const int *inherited, int ninherited, int slot)
+    const struct accepted *a, int *inherited, int ninherited, int slot)
     __attribute__((noreturn));
 
 #endif

@@ -5,10 +5,12 @@ is system calls, page faults and mappings, whose price depends on the
 kernel and its virtualisation. Their number does not. This module counts
 them for one server at a time, on a few sequential requests (no load):
 
-- strace_one(): `strace -f -ff -o` attached to the server's master,
-  one file per process; each process is given its role from the fork
-  tree (the master's child, its child, whether it ran execve), and its
-  calls are counted, failing ones named with their errno.
+- strace_one(): `strace -f -ff -o` attached to the server's master
+  (and to itkd's gatekeeper spawners, long-lived children of the master
+  that fork the gatekeepers), one file per process; each process is
+  given its role from the fork tree (the master's child, its child or a
+  spawner's, whether it ran execve), and its calls are counted, failing
+  ones named with their errno; a spawner's, per request it took.
 - ptrace_one(): a small ptrace tracer (class Tracer) (ctypes, events only, no
   system-call stops) that stops each connection process at its birth
   (the mappings the fork copied: the child's own /proc/PID/maps before
@@ -43,7 +45,7 @@ SETTLE = 5.0           # seconds to wait for a connection's processes to end
 # is "CGI" whatever its depth. itkd's monitor becomes the served process
 # at its identity switch: its calls are split there (see split_monitor).
 ROLES = {
-    "itkd": {0: "master", 1: "monitor", 2: "gatekeeper"},
+    "itkd": {0: "master", 1: "monitor", 2: "gatekeeper"},   # and "spawner"
     "floor_fork": {0: "master", 1: "connection"},
     "floor_fork2": {0: "master", 1: "connection (answers)", 2: "reader"},
     "floor_keepalive": {0: "master", 1: "connection"},
@@ -172,8 +174,8 @@ def split_monitor(calls):
     return calls[:last], calls[last:]
 
 
-def wait_ended(prefix, root, timeout=SETTLE):
-    """Until every traced process but the master has ended."""
+def wait_ended(prefix, root, timeout=SETTLE, keep=()):
+    """Until every traced process but the master (and keep) has ended."""
     end = time.time() + timeout
     while time.time() < end:
         pending = False
@@ -181,7 +183,7 @@ def wait_ended(prefix, root, timeout=SETTLE):
             if not fn.startswith(os.path.basename(prefix) + "."):
                 continue
             pid = int(fn.rsplit(".", 1)[1])
-            if pid != root and not parse_trace(os.path.join(os.path.dirname(prefix), fn))[1]:
+            if pid != root and pid not in keep and not parse_trace(os.path.join(os.path.dirname(prefix), fn))[1]:
                 pending = True
         if not pending:
             return True
@@ -190,11 +192,33 @@ def wait_ended(prefix, root, timeout=SETTLE):
 
 
 def children(pid):
+    """The connection processes among pid's children (itkd's spawners,
+    which live as long as the master, are not)."""
+    sp = spawners(pid)
     try:
         with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            return f.read().split()
+            return [c for c in f.read().split() if int(c) not in sp]
     except OSError:
         return []
+
+
+def spawners(master):
+    """itkd's gatekeeper spawners: the master's children that name
+    themselves so; they fork the gatekeepers (depth 2 below the master)."""
+    out = []
+    try:
+        with open("/proc/%d/task/%d/children" % (master, master)) as f:
+            kids = [int(c) for c in f.read().split()]
+    except OSError:
+        return out
+    for c in kids:
+        try:
+            with open("/proc/%d/comm" % c) as f:
+                if f.read().strip() == "itkd spawner":
+                    out.append(c)
+        except OSError:
+            pass
+    return out
 
 
 def warm_up(master, port, n, keep, extra):
@@ -226,9 +250,10 @@ def strace_one(server, master, port, conns, n, keep, extra, tmp):
     for fn in os.listdir(tmp):
         os.unlink(os.path.join(tmp, fn))
     warm_up(master, port, n, keep, extra)
+    sp = spawners(master)
     p = subprocess.Popen(["strace", "-f", "-ff", "-q", "-s", "96", "-o", prefix,
-                          "-p", str(master)], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
+                          "-p", str(master)] + ["-p%d" % s for s in sp],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         end = time.time() + 10
         while tracer_of(master) != p.pid:
@@ -242,7 +267,7 @@ def strace_one(server, master, port, conns, n, keep, extra, tmp):
             statuses = connection(port, n, keep, **extra)
             if any(s != 200 for s in statuses):
                 raise OSError("answers %s" % statuses)
-            if not wait_ended(prefix, master):
+            if not wait_ended(prefix, master, keep=sp):
                 raise OSError("a connection process did not end in %.0f s" % SETTLE)
         time.sleep(0.2)     # the master's reaping of the last one
     finally:
@@ -255,6 +280,21 @@ def strace_one(server, master, port, conns, n, keep, extra, tmp):
     depth = tree(traces, master)
     roles = ROLES[server]
     per = {}     # role -> [calls list per process]
+    for s in sp:
+        # a spawner's children are gatekeepers (depth 2, as a monitor's
+        # own would be); its calls, cut at each request it took, are one
+        # list per connection
+        for pid, (d, _parent) in tree(traces, s).items():
+            if d == 1:
+                depth[pid] = (2, s)
+        cur = None
+        for c in traces.get(s, ([], False))[0]:
+            if c[0] == "recvmsg":
+                cur = []
+                per.setdefault("spawner", []).append(cur)
+            if cur is not None:
+                cur.append(c)
+        depth.pop(s, None)
     for pid, (d, parent) in sorted(depth.items()):
         calls = traces[pid][0]
         if d == 0:
@@ -347,6 +387,9 @@ class Tracer(threading.Thread):
     def __init__(self, master):
         super().__init__(daemon=True)
         self.master = master
+        # itkd's spawners fork the gatekeepers: traced too, as if
+        # children of the master, and not counted themselves
+        self.spawners = spawners(master)
         self.procs = {}          # pid -> dict(depth, vmas, exec, minflt, majflt, ...)
         self.stop_asked = False
         self.error = None
@@ -372,12 +415,18 @@ class Tracer(threading.Thread):
     def trace(self):
         opts = O_TRACEFORK | O_TRACEVFORK | O_TRACECLONE | O_TRACEEXEC | O_TRACEEXIT
         self.pt(PTRACE_SEIZE, self.master, 0, opts)
+        for s in self.spawners:
+            self.pt(PTRACE_SEIZE, s, 0, opts)
+            self.procs[s] = {"parent": self.master, "spawner": True, "started": True,
+                             "vmas": 0}
         self.attached.set()
         interrupted = False
+        held = set([self.master] + self.spawners)
         msg = ctypes.c_ulong()
         while True:
             if self.stop_asked and not interrupted:
-                self.pt(PTRACE_INTERRUPT, self.master)
+                for h in held:
+                    self.pt(PTRACE_INTERRUPT, h)
                 interrupted = True
             try:
                 pid, status = os.waitpid(-1, WALL | os.WNOHANG)
@@ -389,9 +438,12 @@ class Tracer(threading.Thread):
             if not os.WIFSTOPPED(status):
                 continue            # exited or killed: seen at its exit event
             sig, event = os.WSTOPSIG(status), status >> 16
-            if pid == self.master and interrupted and event == EV_STOP:
+            if pid in held and interrupted and event == EV_STOP:
                 self.pt(PTRACE_DETACH, pid)
-                return
+                held.discard(pid)
+                if not held:
+                    return
+                continue
             inject = 0
             if event in (EV_FORK, EV_VFORK, EV_CLONE):
                 self.pt(PTRACE_GETEVENTMSG, pid, 0, ctypes.addressof(msg))
@@ -399,7 +451,7 @@ class Tracer(threading.Thread):
                 self.procs.setdefault(msg.value, {})["parent"] = pid
             elif event == EV_EXEC:
                 self.procs.setdefault(pid, {})["exec"] = True
-            elif event == EV_EXIT and pid != self.master:
+            elif event == EV_EXIT and pid != self.master and pid not in self.spawners:
                 p = self.procs.setdefault(pid, {})
                 try:
                     p["minflt"], p["majflt"] = proc_stat(pid)
@@ -446,6 +498,7 @@ def ptrace_one(server, master, port, conns, n, keep, extra):
                 raise OSError("answers %s" % statuses)
             end = time.time() + SETTLE
             while time.time() < end and any("minflt" not in p and not p.get("gone")
+                                            and not p.get("spawner")
                                             for p in t.procs.values()):
                 for pid, p in t.procs.items():
                     if "minflt" not in p and not os.path.exists("/proc/%d" % pid):
@@ -461,6 +514,8 @@ def ptrace_one(server, master, port, conns, n, keep, extra):
     roles = ROLES[server]
     per = {}
     for pid, p in t.procs.items():
+        if p.get("spawner"):
+            continue
         depth, up = 0, pid
         while up != master and up in t.procs and depth < 16:
             depth, up = depth + 1, t.procs[up].get("parent")
@@ -543,7 +598,7 @@ def count_fails(calls, divide=1):
 
 # ---------------------------------------------------------------- report
 SERVERS = ("itkd", "floor_fork", "floor_fork2", "floor_keepalive")
-ROLE_ORDER = ("master", "monitor", "gatekeeper", SERVED, CGI_SETUP, "CGI", "connection",
+ROLE_ORDER = ("master", "spawner", "monitor", "gatekeeper", SERVED, CGI_SETUP, "CGI", "connection",
               "connection (answers)", "reader")
 
 
@@ -633,7 +688,7 @@ def report(counts):
          "not under load: system calls with `strace -f -ff` attached to the master "
          "(each process's calls apart, its role from the fork tree: the master's child "
          "is itkd's monitor, which becomes the served process once it has switched to the "
-         "vhost's uid and checked the switch, its calls split there; the monitor's child is the gatekeeper, "
+         "vhost's uid and checked the switch, its calls split there; a spawner's child (or the monitor's, when it forks its own) is the gatekeeper, the spawner's calls are counted per request it took; "
          "or the CGI program if it ran execve); faults, private pages and mappings "
          "with a ptrace tracer of its own (bench/counts.py) that stops each process at "
          "its birth (its /proc/PID/maps before it runs: the mappings its parent's fork "

@@ -188,13 +188,25 @@ class Server:
         except OSError:
             return ""
 
-    def children(self):
-        """pids of the master's live children."""
+    def all_children(self):
+        """pids of the master's live children, its spawners included."""
         try:
             with open("/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)) as f:
                 return [int(x) for x in f.read().split()]
         except OSError:
             return []
+
+    def children(self):
+        """pids of the master's live children but its gatekeeper
+        spawners: the connection processes."""
+        spawners = self.spawners()
+        return [p for p in self.all_children() if p not in spawners]
+
+    def spawners(self):
+        """pids of the master's gatekeeper spawners, which name themselves
+        (a spawner of an earlier config stays until it is drained)."""
+        return [p for p in self.all_children()
+                if proc_status(p).get("Name") == "itkd spawner"]
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -357,10 +369,11 @@ def children_of_uid(srv, uid):
 
 
 def gatekeeper_of(srv, timeout=10.0):
-    """A gatekeeper of the server (a child of one of the master's
-    children, running as the global user), waited for; None if none."""
+    """A gatekeeper of the server (a child of a spawner, or of a monitor
+    that forked its own: a grandchild of the master running as the global
+    user), waited for; None if none."""
     def find():
-        for p in srv.children():
+        for p in srv.all_children():
             try:
                 with open("/proc/%d/task/%d/children" % (p, p)) as f:
                     kids = [int(x) for x in f.read().split()]

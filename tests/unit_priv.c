@@ -810,6 +810,68 @@ sc_gatekeeper(void)
 	    ids4_are("Uid", 0) && mask_is("CapPrm", MONITOR_CAPS));
 }
 
+/* ---- The spawner: the gatekeeper's state once, and a fork its children
+ * cannot use. Code run in one of its gatekeepers, or in the spawner (it
+ * reads no client byte, but it is what they inherit), finds: */
+
+static void
+spawned_attacks(void)
+{
+	T("priv spawned returns 0", priv_spawned() == 0);
+	T("priv spawned fork refused (RLIMIT_NPROC 0)",
+	    err_is(syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0), EAGAIN));
+	T("priv spawned RLIMIT_NPROC cannot go up again",
+	    err_is(syscall(SYS_prlimit64, 0, RLIMIT_NPROC,
+	    &(struct { uint64_t c, m; }){ 1, 1 }, NULL), EPERM));
+	T("priv spawned kill(spawner) EPERM",
+	    err_is(syscall(SYS_kill, getppid(), SIGSTOP), EPERM));
+	T("priv spawned setresuid(vhost) EPERM",
+	    err_is(syscall(SYS_setresuid, UID_A, UID_A, UID_A), EPERM));
+}
+
+static void
+sc_spawner(void)
+{
+	int done[2];
+	char c;
+	pid_t pid;
+
+	if (priv_master(&cfg) < 0 || pipe(done) < 0 ||
+	    signal(SIGCHLD, SIG_IGN) == SIG_ERR) {
+		T("priv spawner setup", 0);
+		return;
+	}
+	alarm(30);
+	T("priv spawner returns 0", priv_spawner(&cfg) == 0);
+	{
+		uid_t r = 0, e = 0, su = 0;     /* its /proc files: no open now */
+		T("priv spawner getresuid: the global user",
+		    getresuid(&r, &e, &su) == 0 && r == UID_USER && e == UID_USER &&
+		    su == UID_USER);
+	}
+	if (!GATE_FILTER_EXPECTED) {
+		skip_line("priv spawner allow-list checks",
+		    "a sanitizer build installs no allow-list");
+		return;
+	}
+	T("priv spawner open EPERM",
+	    err_is(syscall(SYS_openat, AT_FDCWD, "/etc/shadow", O_RDONLY), EPERM));
+	T("priv spawner kill, even itself, EPERM",
+	    err_is(syscall(SYS_kill, getpid(), 0), EPERM));
+	T("priv spawner clone(CLONE_NEWNET) EPERM",
+	    err_is(syscall(SYS_clone, CLONE_NEWNET | SIGCHLD, 0, 0, 0, 0), EPERM));
+	T("priv spawner prlimit64 on another process EPERM",
+	    err_is(syscall(SYS_prlimit64, 1, RLIMIT_NPROC, NULL, NULL), EPERM));
+	if ((pid = fork()) == 0) {
+		close(done[0]);
+		spawned_attacks();
+		_exit(0);       /* done[1] closes: the spawner reads EOF */
+	}
+	close(done[1]);
+	T("priv spawner fork allowed", pid > 0);
+	T("priv spawner its child ran", pid > 0 && read(done[0], &c, 1) == 0);
+}
+
 static void
 ident_same(void)
 {
@@ -859,6 +921,7 @@ main(void)
 	scenario("priv monitor-without-master", sc_monitor_without_master);
 	scenario("priv master+monitor", sc_master_and_monitor);
 	scenario("priv gatekeeper", sc_gatekeeper);
+	scenario("priv spawner", sc_spawner);
 	scenario("priv stage2", sc_stage2);
 	scenario("priv nnp-off", sc_no_new_privs_off);
 	scenario("priv out-of-range", sc_out_of_range);

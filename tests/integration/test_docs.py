@@ -92,8 +92,9 @@ def names_exist(sources):
 # Each exercise: the function it sends the student to, and the text that
 # must be found there for the exercise to make sense.
 EXERCISES = [
-    ("priv_gatekeeper", "prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)"),
-    ("priv_gatekeeper", "verify_creds(NULL, \"gatekeeper\""),
+    ("drop_to_user", "prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)"),
+    ("drop_to_user", "verify_creds(NULL, who"),
+    ("priv_gatekeeper", "drop_to_user(cfg, \"gatekeeper\")"),
     ("gate_run", "m.vhost = vh->pos;"),
     ("msg_check", "m->vhost >= cfg->nvhosts"),
     ("monitor_ident", "&cfg->vhosts[m->vhost]"),
@@ -155,7 +156,7 @@ def words_known(sources):
     fields = set(re.findall(r"\b([a-z_][a-z0-9_]*)(?:\[[^]]*\])?;", m.group(1))) if m else set()
     libc = {"setresuid", "setresgid", "setgroups", "setuid", "setgid", "unshare",
             "clone", "clone3", "setns", "capset", "execve", "getpwnam", "main",
-            "prctl", "kill", "ptrace", "recv", "uid_map"}
+            "prctl", "kill", "ptrace", "recv", "recvmsg", "uid_map"}
     unknown = sorted(w for w in words if w not in directives | fields | libc | NOT_CODE
                      and defined_in(sources, w) is None
                      and not re.search(r"\bstruct %s\b" % w, "\n".join(sources.values())))

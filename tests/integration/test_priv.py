@@ -8,6 +8,7 @@ answering. With -T the error log must show the same steps.
 import os
 import platform
 import re
+import subprocess
 import sys
 import time
 
@@ -107,6 +108,27 @@ def unix_inodes():
         return {l.split()[6] for l in f if len(l.split()) > 6}
 
 
+def unix_peers():
+    """{inode: its peer's inode} of every connected unix socket (ss -x)."""
+    out = subprocess.run(["ss", "-xaH"], capture_output=True, text=True).stdout
+    peers = {}
+    for l in out.splitlines():
+        w = l.split()
+        if len(w) >= 8 and w[5].isdigit() and w[7].isdigit():
+            peers[w[5]] = w[7]
+    return peers
+
+
+def gatekeeper_holding(srv, client):
+    """The gatekeeper that holds one of the socket inodes client: a child
+    of a spawner (or of a monitor that forked its own)."""
+    for p in srv.spawners() + srv.children():
+        for k in grandchildren(p):
+            if socket_inodes(k) & client:
+                return k, p
+    return None, None
+
+
 # SIGPIPE (13) and SIGXFSZ (25) ignored as in the master (and whatever
 # its parent left ignored), nothing caught, nothing blocked: the master's
 # signalfd and the signals it blocks for it stay in the master.
@@ -117,13 +139,14 @@ SIG_PIPE_XFSZ = (1 << 12) | (1 << 24)
 SIG_MASTER = (1 << 0) | (1 << 1) | (1 << 14) | (1 << 16)
 
 
-def check_signals(stage, st, master):
+def check_signals(stage, st, master, extra=0):
     ok("priv %s SigBlk none" % stage, st.get("SigBlk") == ZERO, st.get("SigBlk"))
     ok("priv %s catches none of HUP INT TERM CHLD" % stage,
        int(st.get("SigCgt", "f"), 16) & SIG_MASTER == 0, st.get("SigCgt"))
     ign = int(st.get("SigIgn", "0"), 16)
     ok("priv %s SigIgn as the master's, PIPE+XFSZ in it" % stage,
-       st.get("SigIgn") == master.get("SigIgn") and ign & SIG_PIPE_XFSZ == SIG_PIPE_XFSZ,
+       ign == int(master.get("SigIgn", "0"), 16) | extra and
+       ign & SIG_PIPE_XFSZ == SIG_PIPE_XFSZ,
        (st.get("SigIgn"), master.get("SigIgn")))
 
 
@@ -171,8 +194,10 @@ def main():
         s1.sendall(b"GET / HTTP/1.1\r\nHost: a.te")
         # The monitor of this connection (not of a probe wait_port made).
         mon = conn_child(srv, s1)
-        pid1, st1 = wait_child(srv, lambda st: st.get("Pid") == str(mon) and
-                               grandchildren(mon))
+        mine = s1.getsockname()[1]
+        client = {r[3] for r in tcp_table() if r[0] == srv.port and r[1] == mine}
+        wait_for(lambda: gatekeeper_holding(srv, client)[0] is not None, 10)
+        pid1, st1 = wait_child(srv, lambda st: st.get("Pid") == str(mon))
         if not ok("priv monitor found", pid1 is not None,
                   [proc_status(p).get("Uid") for p in srv.children()]):
             return
@@ -182,22 +207,60 @@ def main():
            not shared_maps(pid1), shared_maps(pid1))
         ok("priv monitor no listening socket",
            not (socket_inodes(pid1) & listen_inodes()), fd_targets(pid1))
-        gk = grandchildren(pid1)
-        if ok("priv gatekeeper found", len(gk) == 1, gk):
+        ok("priv monitor forks no gatekeeper of its own (the spawner does)",
+           grandchildren(pid1) == [], grandchildren(pid1))
+        gk, parent = gatekeeper_holding(srv, client)
+        spawners = srv.spawners()
+        if ok("priv gatekeeper found, a child of a spawner",
+              gk is not None and parent in spawners, (gk, parent, spawners)):
+            gk = [gk]
             gst = proc_status(gk[0])
             check_gatekeeper(gst)
-            check_signals("gatekeeper", gst, master)
+            # SIGCHLD too, from the spawner: a gatekeeper forks nothing.
+            check_signals("gatekeeper", gst, master, 1 << 16)
             # Its sockets: the client's connection and one end of the
-            # socketpair to its parent, nothing else.
-            mine = s1.getsockname()[1]
-            client = {r[3] for r in tcp_table() if r[0] == srv.port and r[1] == mine}
+            # socketpair whose other end its monitor holds, nothing else.
+            # Its parent is the spawner now, not the monitor it talks to:
+            # what matters is that no socket leads anywhere else (not to
+            # the spawner, whose socket it closed right after the fork).
             socks = socket_inodes(gk[0])
-            ok("priv gatekeeper sockets: its client and its parent only",
+            peers = unix_peers()
+            unix = socks - client
+            ok("priv gatekeeper sockets: its client and its monitor only",
                len(socks) == 2 and len(socks & client) == 1 and
-               len((socks - client) & unix_inodes()) == 1 and
-               (socks - client) & socket_inodes(pid1) == set(), (socks, client))
+               len(unix & unix_inodes()) == 1 and
+               unix & socket_inodes(pid1) == set() and
+               {peers.get(i) for i in unix} <= socket_inodes(pid1),
+               (socks, client, {i: peers.get(i) for i in unix}))
             ok("priv gatekeeper no listening socket",
                not (socks & listen_inodes()), fd_targets(gk[0]))
+            ok("priv gatekeeper cannot fork (RLIMIT_NPROC 0)",
+               re.search(r"Max processes\s+0\s+0",
+                         open("/proc/%d/limits" % gk[0]).read()),
+               open("/proc/%d/limits" % gk[0]).read())
+        # The spawner: the global user with nothing, its own filter; no
+        # client's socket while idle (it passes them on), no listening
+        # socket, and the plain one maps no key and no session cache.
+        if ok("priv spawner there", len(spawners) == 1, spawners):
+            sst = proc_status(spawners[0])
+            for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+                ok("priv spawner %s 0" % k, sst.get(k) == ZERO, sst.get(k))
+            ok("priv spawner Uid all user", sst.get("Uid") == ids4(UID_USER), sst.get("Uid"))
+            ok("priv spawner NoNewPrivs 1, Seccomp 2",
+               (sst.get("NoNewPrivs"), sst.get("Seccomp")) == ("1", "2"), sst)
+            want = "1" if SANITIZED else "2"
+            ok("priv spawner its own filter on the master's",
+               sst.get("Seccomp_filters") == want, sst.get("Seccomp_filters"))
+            ok("priv spawner ignores SIGCHLD (its children are reaped by the kernel)",
+               int(sst.get("SigIgn", "0"), 16) & (1 << 16), sst.get("SigIgn"))
+            # Not dumpable: its /proc files stay root's.
+            ok("priv spawner not dumpable", os.stat("/proc/%d/status" % spawners[0]).st_uid == 0)
+            ss = socket_inodes(spawners[0])
+            ok("priv spawner holds no client socket while idle and no listener",
+               not (ss & {r[3] for r in tcp_table()}) and not (ss & listen_inodes()),
+               fd_targets(spawners[0]))
+            ok("priv spawner (plain) no shared mapping", not shared_maps(spawners[0]),
+               shared_maps(spawners[0]))
 
         # Stage 2: a full keep-alive request, answered, connection kept.
         s2 = connect(srv.port)
@@ -254,8 +317,13 @@ def main():
             r"uid=0/0/0/0 gid=0/0/0/0 groups=%d CapInh=0{16} CapPrm=%s CapEff=%s "
             r"CapBnd=0{16} CapAmb=0{16} NoNewPrivs=0 Seccomp=2"
             % (UID_USER, CAP_MONITOR, CAP_MONITOR), log), log[-2000:])
+        ok("priv trace spawner, once", len(re.findall(
+            r"priv: spawner: global user, no capabilities, no_new_privs: "
+            r"uid=%d/%d/%d/%d gid=%d/%d/%d/%d groups=%d CapInh=0{16} CapPrm=0{16} "
+            r"CapEff=0{16} CapBnd=0{16} CapAmb=0{16} NoNewPrivs=1 Seccomp=2"
+            % ((UID_USER,) * 9), log)) == 1, log[-2000:])
         ok("priv trace gatekeeper", re.search(
-            r"priv: gatekeeper: global user, no capabilities, no_new_privs: "
+            r"priv: gatekeeper: forked by the spawner: "
             r"uid=%d/%d/%d/%d gid=%d/%d/%d/%d groups=%d CapInh=0{16} CapPrm=0{16} "
             r"CapEff=0{16} CapBnd=0{16} CapAmb=0{16} NoNewPrivs=1 Seccomp=2"
             % ((UID_USER,) * 9), log), log[-2000:])

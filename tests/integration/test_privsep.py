@@ -30,10 +30,13 @@ def monitor_reads():
     two_vhost_roots(srv.dir)
     srv.start()
     out = os.path.join(srv.dir, "strace.txt")
+    # The spawner too: it forks the gatekeepers.
+    spawners = srv.spawners()
     tr = subprocess.Popen(["strace", "-qq", "-f", "-o", out, "-e",
                            "trace=read,readv,recvfrom,recvmsg,recvmmsg,pread64,"
                            "socketpair,setresuid,accept4,fork,clone,clone3",
-                           "-p", str(srv.proc.pid)],
+                           "-p", str(srv.proc.pid)] +
+                          ["-p%d" % p for p in spawners],
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         # strace says nothing once it is attached: probe connections
@@ -90,9 +93,14 @@ def monitor_reads():
     late = [c for c in mine[switch:] if c[1] in READS]
     ok("privsep strace: after the switch stage 2 reads the client (control)",
        any(int(c[2].split(",")[0]) == client for c in late), late)
-    gk = [c for c in calls if c[1] in READS and c[0] not in (mon, master)]
+    gk = [c for c in calls if c[1] in READS and c[0] not in [mon, master] + spawners]
+    # Its fd for the client has another number (the spawner passed it).
     ok("privsep strace: the gatekeeper read the first request (control)",
-       any(int(c[2].split(",")[0]) == client for c in gk), gk[:5])
+       any('"GET / HTTP/1.1' in c[2] for c in gk), gk[:5])
+    sreads = [c for c in calls if c[1] in READS and c[0] in spawners]
+    ok("privsep strace: the spawner reads only requests, never a client's byte",
+       len(spawners) == 1 and sreads and all(c[1] == "recvmsg" and "HTTP" not in c[2]
+                                             for c in sreads), (spawners, sreads[:3]))
 
 
 SIGNAL_CGI = """#!/bin/sh
