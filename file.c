@@ -1244,9 +1244,15 @@ listing_row(struct sink *s, const struct entry *e)
 		snprintf(cell, sizeof(cell), "-");
 	sink_str(s, cell);
 	sink_str(s, "</td><td>");
-	if (e->ok && gmtime_r(&e->mtime, &tm) != NULL && tm.tm_year < 8100 &&
-	    strftime(cell, sizeof(cell), "%Y-%m-%d %H:%M", &tm) > 0)
+	/* snprintf, not strftime: with log.c's syslog this was strftime's
+	 * last caller, and it brought the time zone code in with it. */
+	if (e->ok && gmtime_r(&e->mtime, &tm) != NULL &&
+	    tm.tm_year >= -1900 && tm.tm_year < 8100) {
+		snprintf(cell, sizeof(cell), "%04d-%02d-%02d %02d:%02d",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min);
 		sink_str(s, cell);
+	}
 	sink_str(s, "</td></tr>\n");
 }
 
