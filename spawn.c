@@ -4,7 +4,7 @@
  * the gatekeeper's end of its socketpair to the monitor): what gate_run
  * needs of struct accepted, nothing of the client's. The spawner is the
  * global user with no capability, so a request it misreads could at worst
- * start a gatekeeper that fails; every field is checked anyway. */
+ * start a gatekeeper that fails. */
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -69,11 +69,12 @@ spawn_serve(const struct config *cfg, struct tls_keys *keys, int sock)
 	struct accepted a;
 	int fds[2], rc;
 
-	/* Its gatekeepers are reaped by the kernel, before the filter takes
-	 * rt_sigaction away: the spawner never waits. Its name tells it
-	 * apart in ps (each gatekeeper takes "itkd" back). */
-	clock_fresh();  /* each gatekeeper reads the clock as a monitor does */
-	/* Not dumpable: no gatekeeper (the same uid) may trace it, whatever
+	/* Each gatekeeper reads the clock as a monitor does (clock.c). */
+	clock_fresh();
+	/* Its gatekeepers are reaped by the kernel, set before the filter
+	 * takes rt_sigaction away: the spawner never waits. Its name tells
+	 * it apart in ps (each gatekeeper takes "itkd" back). Not dumpable:
+	 * no gatekeeper (the same uid) may trace it, whatever
 	 * fs.suid_dumpable says. */
 	if (signal(SIGCHLD, SIG_IGN) == SIG_ERR ||
 	    prctl(PR_SET_NAME, "itkd spawner", 0, 0, 0) < 0 ||
