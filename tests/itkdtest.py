@@ -202,11 +202,17 @@ class Server:
         spawners = self.spawners()
         return [p for p in self.all_children() if p not in spawners]
 
-    def spawners(self):
+    def spawners(self, wait=0.0):
         """pids of the master's gatekeeper spawners, which name themselves
-        (a spawner of an earlier config stays until it is drained)."""
-        return [p for p in self.all_children()
-                if proc_status(p).get("Name") == "itkd spawner"]
+        (a spawner of an earlier config stays until it is drained); wait:
+        seconds to wait for at least one (a slow master forks them, and
+        they name themselves, a moment after it listens)."""
+        def found():
+            return [p for p in self.all_children()
+                    if proc_status(p).get("Name") == "itkd spawner"]
+        if wait:
+            wait_for(found, wait)
+        return found()
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

@@ -179,6 +179,7 @@ def main():
         # The listeners answer before the master's filter is in place
         # (it is the last step of its start): wait for it.
         wait_for(lambda: proc_status(srv.proc.pid).get("Seccomp") == "2", 5)
+        srv.spawners(wait=5)    # named once it is set up
         master = proc_status(srv.proc.pid)
         ok("priv master Seccomp 2", master.get("Seccomp") == "2", master.get("Seccomp"))
         ok("priv master still uid 0", master.get("Uid") == ids4(0), master.get("Uid"))

@@ -31,7 +31,7 @@ def monitor_reads():
     srv.start()
     out = os.path.join(srv.dir, "strace.txt")
     # The spawner too: it forks the gatekeepers.
-    spawners = srv.spawners()
+    spawners = srv.spawners(wait=5)
     tr = subprocess.Popen(["strace", "-qq", "-f", "-o", out, "-e",
                            "trace=read,readv,recvfrom,recvmsg,recvmmsg,pread64,"
                            "socketpair,setresuid,accept4,fork,clone,clone3",

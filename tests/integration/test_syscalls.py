@@ -133,7 +133,7 @@ def traced_connection(srv, sock, name):
     and its spawners (which fork the gatekeepers) meanwhile: (answer,
     calls, role of each pid)."""
     out = os.path.join(srv.dir, name + ".strace")
-    spawners = srv.spawners()
+    spawners = srv.spawners(wait=5)
     st = traced([srv.proc.pid] + spawners, out)
     s = sock()
     s.sendall(b"GET /1k.html HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
