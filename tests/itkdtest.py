@@ -531,3 +531,24 @@ def machine_lock(name, wait=180):
             if time.time() > end:
                 raise RuntimeError("another run of this test holds " + f.name)
             time.sleep(0.2)
+
+
+def unix_peers():
+    """{inode: its peer's inode} of every connected unix socket (ss -x)."""
+    out = subprocess.run(["ss", "-xaH"], capture_output=True, text=True).stdout
+    peers = {}
+    for l in out.splitlines():
+        w = l.split()
+        if len(w) >= 8 and w[5].isdigit() and w[7].isdigit():
+            peers[w[5]] = w[7]
+    return peers
+
+
+def asan_build():
+    """Whether ITKD is a sanitizer build (`make check SANITIZE=1`), whose
+    runtime makes system calls and keeps stack frames of its own."""
+    try:
+        with open(ITKD, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False

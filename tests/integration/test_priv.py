@@ -15,7 +15,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from itkdtest import (wait_for, tid, ITKD, conn_child, read_response, Server, UID_USER, UID_A, UID_B, connect, need_root, ok, done,
                       fd_targets, proc_status, shared_maps, socket_inodes, tcp_table,
-                      two_vhost_conf, two_vhost_roots)
+                      two_vhost_conf, two_vhost_roots, unix_peers)
 
 GID_EXTRA = tid(5)
 CAP_MONITOR = "00000000000000c0"    # cap_setuid | cap_setgid
@@ -106,17 +106,6 @@ def unix_inodes():
     with open("/proc/net/unix") as f:
         next(f)
         return {l.split()[6] for l in f if len(l.split()) > 6}
-
-
-def unix_peers():
-    """{inode: its peer's inode} of every connected unix socket (ss -x)."""
-    out = subprocess.run(["ss", "-xaH"], capture_output=True, text=True).stdout
-    peers = {}
-    for l in out.splitlines():
-        w = l.split()
-        if len(w) >= 8 and w[5].isdigit() and w[7].isdigit():
-            peers[w[5]] = w[7]
-    return peers
 
 
 def gatekeeper_holding(srv, client):

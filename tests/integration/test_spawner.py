@@ -18,23 +18,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import re
 import ssl
 
-from itkdtest import (ITKD, Server, UID_A, UID_USER, RANGES, connect, done, fd_targets, get,
+from itkdtest import (Server, asan_build, unix_peers, UID_A, UID_USER, RANGES, connect, done, fd_targets, get,
                       need_root, ok, proc_status, read_response, shared_maps, skip,
                       socket_inodes, two_vhost_conf, two_vhost_roots, wait_for, zombies)
 
-with open(ITKD, "rb") as _f:
-    ASAN = b"__asan_init" in _f.read()
-
-
-def unix_peers():
-    """{inode: its peer's inode} of every connected unix socket (ss -x)."""
-    out = subprocess.run(["ss", "-xaH"], capture_output=True, text=True).stdout
-    peers = {}
-    for l in out.splitlines():
-        w = l.split()
-        if len(w) >= 8 and w[5].isdigit() and w[7].isdigit():
-            peers[w[5]] = w[7]
-    return peers
+ASAN = asan_build()
 
 
 def kids(pid):

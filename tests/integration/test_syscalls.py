@@ -14,13 +14,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import (ITKD, TOP, RANGES, strace_calls, UID_A, UID_B, UID_USER, Server, conn_child, connect, done, mkdir,  # noqa: E402
+from itkdtest import (TOP, RANGES, asan_build, strace_calls, UID_A, UID_B, UID_USER, Server, conn_child, connect, done, mkdir,  # noqa: E402
                       need_root, ok, read_response, skip, wait_for, write)
 
 need_root("system call counts")
-
-with open(ITKD, "rb") as _f:
-    ASAN = b"__asan_init" in _f.read()
+ASAN = asan_build()
 
 CONF = """
 listen 127.0.0.1:{port}
