@@ -456,6 +456,14 @@ def zombies(parent=None):
     return z
 
 
+def zombies_of(srv):
+    """pids of the zombie itkd processes of srv: the master's children and
+    theirs (a gatekeeper its monitor has not waited for yet is one for a
+    moment), not those of another server running beside it."""
+    parents = {str(p) for p in [srv.proc.pid] + srv.children()}
+    return [z for z in zombies() if proc_status(z).get("PPid") in parents]
+
+
 def strace_calls(path):
     """(pid, call, args, result) of each complete line of an strace -f -o
     file; calls cut in two by another process's line are joined again."""
