@@ -374,23 +374,51 @@ def children_of_uid(srv, uid):
             if proc_status(p).get("Uid", "").split()[:1] == [str(uid)]]
 
 
-def gatekeeper_of(srv, timeout=10.0):
-    """A gatekeeper of the server (a child of a spawner, or of a monitor
-    that forked its own: a grandchild of the master running as the global
-    user), waited for; None if none."""
+def children_of(pid):
+    """pids of pid's live children."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def runs_as(pid, uid):
+    return proc_status(pid).get("Uid", "").split()[:1] == [str(uid)]
+
+
+def server_end(sock):
+    """Socket inodes of the server end of the connection whose client end
+    is sock (a plain or a TLS socket): none until the master accepts it,
+    nor once the connection is reset."""
+    try:
+        mine, port = sock.getsockname()[1], sock.getpeername()[1]
+    except OSError:
+        return set()
+    return {row[3] for row in tcp_table() if row[0] == port and row[1] == mine}
+
+
+def gatekeeper_of(srv, sock, timeout=10.0):
+    """The gatekeeper of the connection whose client end is sock: a child
+    of a spawner or of a monitor that forked its own (a grandchild of the
+    master either way) that holds the server end and runs as the global
+    user (a fresh fork is root for a moment), waited for;
+    None if none comes. Only this connection's: another connection's
+    gatekeeper may be about too (an earlier TLS connection's relay still
+    ending, the one a wait_port probe made), and taking it looked at the
+    wrong process, or at none when it ended between two looks."""
+    found = []
+
     def find():
+        inodes = server_end(sock)
         for p in srv.all_children():
-            try:
-                with open("/proc/%d/task/%d/children" % (p, p)) as f:
-                    kids = [int(x) for x in f.read().split()]
-            except OSError:
-                continue
-            for k in kids:
-                if proc_status(k).get("Uid", "").split()[:1] == [str(UID_USER)]:
-                    return k
-        return None
+            for k in children_of(p):
+                if runs_as(k, UID_USER) and socket_inodes(k) & inodes:
+                    found.append(k)
+                    return True
+        return False
     wait_for(find, timeout)
-    return find()
+    return found[0] if found else None
 
 
 def child_of_uid(srv, uid, timeout=3.0):
@@ -400,20 +428,38 @@ def child_of_uid(srv, uid, timeout=3.0):
     return min(children_of_uid(srv, uid), default=None)
 
 
-def conn_child(srv, sock, timeout=3.0):
-    """pid of the master's child holding the server end of the client
-    socket sock, or None. Other children may be about: the one wait_port's
-    probe made, say, which the master may fork only now."""
-    mine = sock.getsockname()[1]
-    end = time.monotonic() + timeout
-    while True:
-        inodes = {row[3] for row in tcp_table() if row[0] == srv.port and row[1] == mine}
+def conn_child(srv, sock, timeout=3.0, uid=None):
+    """pid of the master's child that serves the connection whose client
+    end is sock (the monitor, then stage 2): the one that holds the server
+    end, or whose gatekeeper does (a TLS connection's stage 2 has let go
+    of it); with uid, once it runs as uid. None if none comes within
+    timeout. Other children may be about: the one wait_port's probe made,
+    say, which the master may fork only now, or an earlier connection's
+    still ending."""
+    found = []
+
+    def find():
+        inodes = server_end(sock)
+        # A TLS connection's gatekeeper (a spawner's child, or the
+        # monitor's) holds the server end; stage 2 the other end of its
+        # socketpair.
+        relay = set()
+        for p in srv.all_children():
+            for k in children_of(p):
+                if socket_inodes(k) & inodes:
+                    relay |= socket_inodes(k)
+        if relay:
+            peers = unix_peers()
+            relay = {peers[i] for i in relay if i in peers}
         for pid in srv.children():
-            if socket_inodes(pid) & inodes:
-                return pid
-        if time.monotonic() >= end:
-            return None
-        time.sleep(0.02)
+            if uid is not None and not runs_as(pid, uid):
+                continue
+            if socket_inodes(pid) & (inodes | relay):
+                found.append(pid)
+                return True
+        return False
+    wait_for(find, timeout)
+    return found[0] if found else None
 
 
 def shared_maps(pid):
@@ -437,6 +483,14 @@ def zombies(parent=None):
                 (parent is None or st.get("PPid") == str(parent)):
             z.append(int(p))
     return z
+
+
+def zombies_of(srv):
+    """pids of the zombie itkd processes of srv: the master's children and
+    theirs (a gatekeeper its monitor has not waited for yet is one for a
+    moment), not those of another server running beside it."""
+    parents = {str(p) for p in [srv.proc.pid] + srv.children()}
+    return [z for z in zombies() if proc_status(z).get("PPid") in parents]
 
 
 def strace_calls(path):

@@ -166,8 +166,8 @@ def forged_board():
         serve_roots(srv)
         s1 = connect(srv.port)
         s1.sendall(b"GET / HTTP/1.1\r\nHost: a.te")          # stays in stage 1
-        wait_for(lambda: gatekeeper_of(srv))
-        kids = [gatekeeper_of(srv)] if gatekeeper_of(srv) else []
+        gk = gatekeeper_of(srv, s1)
+        kids = [gk] if gk else []
         ok("forged board: a gatekeeper", kids, repr(srv.children()))
         if not kids:
             return

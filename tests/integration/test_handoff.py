@@ -503,7 +503,7 @@ def channel_fds():
                                 server_hostname="a.test")
             s.sendall(req("a.test"))
             read_one(s)
-            gk = gatekeeper_of(srv)
+            gk = gatekeeper_of(srv, s)
             st2 = [p for p in srv.children() if p != gk]
             shared2 = [socket_inodes(p) & mine for p in st2]
             sharedg = socket_inodes(gk) & mine if gk else {"?"}

@@ -120,7 +120,7 @@ def cgi_signals():
     try:
         victim = connect(srv.port)
         victim.sendall(b"GET / HTTP/1.1\r\nHost: b.te")       # its gatekeeper waits
-        gk = gatekeeper_of(srv)
+        gk = gatekeeper_of(srv, victim)
         if not ok("privsep signals: a gatekeeper waits", gk is not None, srv.children()):
             return
         mon = int(proc_status(gk).get("PPid", "0"))

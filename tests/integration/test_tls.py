@@ -13,12 +13,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import (RANGES, ITKD, TOP, UID_A, UID_B, UID_USER, Server, child_of_uid, gatekeeper_of, connect, done,
+from itkdtest import (RANGES, ITKD, TOP, UID_A, UID_B, UID_USER, Server, conn_child, gatekeeper_of, connect, done,
                       need_root,
                       ok, parse, proc_status, read_response, recv_all,
                       shared_maps, skip,
                       two_vhost_roots, write,
-                      wait_for, zombies)
+                      wait_for, zombies_of)
 
 need_root("test_tls")
 
@@ -438,7 +438,7 @@ def stage2_key_memory(srv, host, uid, needles):
     try:
         s.sendall(req(host, close=False))
         read_page(s)
-        pid = child_of_uid(srv, uid)
+        pid = conn_child(srv, s, uid=uid)
         ok("tls %s stage-2 child found" % host, pid is not None, srv.children())
         if pid is None:
             return
@@ -535,11 +535,17 @@ def test_plain_key_memory(srv, needles):
     cache (the master withholds both mappings from it), in either stage."""
     ok("tls master holds the scoreboard and the session cache (control)",
        len(shared_maps(srv.proc.pid)) == 2, shared_maps(srv.proc.pid))
-    s1 = connect(srv.port)
-    s2 = None
+    # A TLS connection lives beside the plain ones: its gatekeeper (the
+    # global user) and stage 2 (a.test's uid) hold what the plain ones
+    # must not, so each check must find its own connection's process.
+    t = tls_socket(srv, "a.test")
+    s1 = s2 = None
     try:
+        t.sendall(req("a.test", close=False))
+        read_page(t)
+        s1 = connect(srv.port)
         s1.sendall(b"GET / HTTP/1.1\r\nHost: a.te")      # stage 1: waits
-        pid = gatekeeper_of(srv)
+        pid = gatekeeper_of(srv, s1)
         ok("tls plain stage-1 child found", pid is not None, srv.children())
         check_plain_child("plain stage-1 child", pid, needles,
                           " (no vhost counts places: no scoreboard either)")
@@ -547,13 +553,14 @@ def test_plain_key_memory(srv, needles):
         s2.sendall(req("a.test", close=False))
         r = read_response(s2)
         ok("tls plain request answered", r.startswith(b"HTTP/1.1 200"), r[:80])
-        pid = child_of_uid(srv, UID_A)
+        pid = conn_child(srv, s2, uid=UID_A)
         ok("tls plain stage-2 child found", pid is not None, srv.children())
         check_plain_child("plain stage-2 child", pid, needles)
     finally:
-        s1.close()
-        if s2 is not None:
-            s2.close()
+        t.close()
+        for s in (s1, s2):
+            if s is not None:
+                s.close()
     # inetd mode, plain: no master to withhold the keys; the process
     # itself lets go of them.
     a, b = socket.socketpair()
@@ -587,10 +594,10 @@ def main():
         test_keepalive(srv)
         test_key_memory(srv)
         test_bad_clients(srv)
-        # The wait covers what the check looks at: any itkd zombie, a
-        # gatekeeper its monitor has not waited for yet too.
-        wait_for(lambda: not zombies(), 5)
-        ok("tls no zombies", not zombies(), zombies())
+        # The wait covers what the check looks at: the server's zombies,
+        # a gatekeeper its monitor has not waited for yet too.
+        ok("tls no zombies", wait_for(lambda: not zombies_of(srv), 5),
+           zombies_of(srv))
     finally:
         srv.cleanup()
 
