@@ -14,7 +14,8 @@
  *                 kernel checks and JIT-compiles it, and frees it at exit)
  *
  * usage: forkcost [ROUNDS [FORKS]]   (default 7 rounds of 400 forks)
- * Output: one line per case, "case median_us delta_us". */
+ * Output: one line per case, "case median_us delta_us", the delta the
+ * median of its differences to the bare fork of the same round. */
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
@@ -126,10 +127,10 @@ main(int argc, char **argv)
 		{ "filter-250", FILTER, 250 },
 	};
 	enum { NCASES = sizeof(cases) / sizeof(cases[0]) };
-	double t[NCASES][ROUNDS_MAX], med[NCASES];
+	double t[NCASES][ROUNDS_MAX], d[NCASES][ROUNDS_MAX], med[NCASES];
 	int rounds = argc > 1 ? atoi(argv[1]) : 7;
 	int forks = argc > 2 ? atoi(argv[2]) : 400;
-	int r, c;
+	int r, c, i;
 
 	if (rounds < 1 || rounds > ROUNDS_MAX || forks < 1) {
 		fprintf(stderr, "usage: forkcost [ROUNDS (1-%d) [FORKS]]\n", ROUNDS_MAX);
@@ -142,9 +143,11 @@ main(int argc, char **argv)
 		return 1;
 	}
 	/* Rounds interleave the cases, so that a busy moment of the machine
-	 * falls on all of them alike. */
+	 * falls on all of them alike, each round starting with another
+	 * case, so that none is always the one after a quiet pause. */
 	for (r = 0; r < rounds; r++) {
-		for (c = 0; c < NCASES; c++) {
+		for (i = 0; i < NCASES; i++) {
+			int c = (r + i) % NCASES;
 			struct sock_fprog p = filter(cases[c].n ? cases[c].n : 2);
 			if ((t[c][r] = round_us(cases[c].w, &p, forks)) < 0) {
 				fprintf(stderr, "forkcost: %s: a fork or a child failed\n",
@@ -153,10 +156,17 @@ main(int argc, char **argv)
 			}
 		}
 	}
-	for (c = 0; c < NCASES; c++) {
+	/* Each case against the bare fork of the same round (the machine's
+	 * pace drifts between rounds more than one system call costs), then
+	 * the median of those differences. */
+	for (c = NCASES - 1; c >= 0; c--) {
+		for (r = 0; r < rounds; r++)
+			d[c][r] = t[c][r] - t[0][r];
 		qsort(t[c], (size_t)rounds, sizeof(double), cmp);
+		qsort(d[c], (size_t)rounds, sizeof(double), cmp);
 		med[c] = t[c][rounds / 2];
-		printf("%s %.1f %+.1f\n", cases[c].name, med[c], med[c] - med[0]);
 	}
+	for (c = 0; c < NCASES; c++)
+		printf("%s %.1f %+.1f\n", cases[c].name, med[c], d[c][rounds / 2]);
 	return 0;
 }

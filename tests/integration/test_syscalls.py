@@ -32,6 +32,7 @@ vhost a.test
 root {dir}/a
 user #%d
 group #%d
+cgi .cgi
 tls-cert {dir}/certs/a.pem
 tls-key {dir}/certs/a.key
 vhost b.test
@@ -129,7 +130,7 @@ def roles(rows, master, spawners):
     return role
 
 
-def traced_connection(srv, sock, name):
+def traced_connection(srv, sock, name, path="/1k.html"):
     """One request with Connection: close on sock, strace -f on the master
     and its spawners (which fork the gatekeepers) meanwhile: (answer,
     calls, role of each pid)."""
@@ -137,7 +138,7 @@ def traced_connection(srv, sock, name):
     spawners = srv.spawners(wait=5)
     st = traced([srv.proc.pid] + spawners, out)
     s = sock()
-    s.sendall(b"GET /1k.html HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n" % path.encode())
     r = read_response(s)
     s.close()
     wait_for(lambda: not srv.children(), 5)
@@ -186,6 +187,17 @@ def one_connection(srv):
                        ("spawner", 6)):
         ok("connection: %s makes at most %d system calls (%d)" % (name, most, count.get(name, 0)),
            0 < count.get(name, 0) <= most, count)
+
+
+def cgi_connection(srv):
+    """A CGI exchange reads the clock around every write to the client:
+    through the vDSO (a few system calls at most, before the script runs),
+    not one call each."""
+    r, rows, role = traced_connection(srv, lambda: connect(srv.port), "cgi", "/hello.cgi")
+    ok("cgi connection: answered", r[:12] == b"HTTP/1.1 200" and b"hello" in r, r[:60])
+    clocks = [p for p, n, _f in rows if n.startswith("clock_gettime") and role.get(p) == "monitor"]
+    ok("cgi connection: the served process reads the clock through the kernel "
+       "at most 4 times (%d)" % len(clocks), len(clocks) <= 4, len(clocks))
 
 
 def tls_connection(srv):
@@ -317,6 +329,8 @@ def main():
                    check=True, stdout=subprocess.DEVNULL)
     root = mkdir(os.path.join(srv.dir, "a"), UID_A, UID_A, 0o700)
     write(os.path.join(root, "1k.html"), "x" * 1024, UID_A, UID_A, 0o600)
+    write(os.path.join(root, "hello.cgi"), "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\n"
+          "i=0; while [ $i -lt 20 ]; do echo hello; i=$((i + 1)); done\n", UID_A, UID_A, 0o700)
     broot = mkdir(os.path.join(srv.dir, "b"), UID_B, UID_B, 0o700)
     write(os.path.join(broot, "secret.txt"), "secret of b\n", UID_B, UID_B, 0o600)
     srv.start()
@@ -325,6 +339,7 @@ def main():
         keepalive(srv)
         keepalive(srv, REQ_AE, 6, "request from a client that takes br and gzip")
         one_connection(srv)
+        cgi_connection(srv)
         tls_connection(srv)
         kept_file(srv)
         kept_siblings(srv)
