@@ -553,10 +553,8 @@ spawners_start(void)
 	int i, tls = 0;
 
 	for (i = 0; i < 2; i++) {
-		if (spawners[i].sock >= 0) {
+		if (spawners[i].sock >= 0)
 			close(spawners[i].sock);
-			spawners[i].sock = -1;
-		}
 		spawners[i].sock = -1;
 		spawners[i].pid = 0;
 	}
