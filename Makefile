@@ -134,8 +134,10 @@ static static-unit:
 static-sizes:
 	@sh scripts/static-sizes
 
+# The link map (which input section went where) is what bench/hot-text.py
+# reads to name the code a connection runs.
 itkd-static $(STATIC_TARGETS:%=itkd-static-%): $(OBJ)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -static -o $@ $(OBJ) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -static -Wl,-Map=$(O)/$@.map -o $@ $(OBJ) $(LDLIBS)
 	$(STRIP) --strip-all -R .comment $@
 $(O)/unit_priv: tests/unit_priv.c $(O)/priv.o tests/unit.h
 	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -static -o $@ $< $(O)/priv.o -lcap

@@ -6,9 +6,12 @@
  * in on demand makes that one fault cost 60-80 µs here (fork, one call,
  * exit: against fork and exit alone), where the system call costs a
  * microsecond. Most of a connection's processes read the clock a
- * handful of times and exit: they go to the kernel. The master, and a
- * connection kept alive for more requests, read it often enough to pay
- * for the fault once and use the vDSO from then on. */
+ * handful of times and exit: they go to the kernel. A connection kept
+ * alive for more requests reads it often enough to pay for the fault
+ * once and use the vDSO from then on. The master goes to the kernel as
+ * well (it reads these clocks for a log line, not per connection): so the
+ * flag its children inherit is already right, and a child need not write
+ * it, which would cost it a copy of the page the flag is on. */
 #include <stdint.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -26,12 +29,13 @@
 #define CLOCK_CALL SYS_clock_gettime64
 #endif
 
-static int use_vdso = 1;        /* the master's, and any long-lived tool's */
+static int use_vdso;            /* set only by clock_stay */
 
 void
 clock_fresh(void)
 {
-	use_vdso = 0;
+	if (use_vdso)
+		use_vdso = 0;
 }
 
 void

@@ -515,6 +515,55 @@ def strace_calls(path):
     return calls
 
 
+def step_trace(master, client, settle=20.0):
+    """The instructions a connection's processes run: tests/helpers/steptrace
+    attached to master and its children at rest (the spawners), client()
+    run, then every process forked meanwhile waited for. Returns
+    {"monitor": [addr...], "gatekeeper": [addr...]} in the order run, all
+    of each role's processes together: a monitor is the master's child, a
+    gatekeeper a spawner's or a monitor's. None when steptrace is not
+    built or not written for this CPU."""
+    tracer = os.path.join(TOP, "tests", "helpers", "steptrace")
+    if not os.access(tracer, os.X_OK):
+        return None
+    roots = [master] + children_of(master)
+    out = tempfile.NamedTemporaryFile(prefix="steptrace-", delete=False)
+    out.close()
+    st = subprocess.Popen([tracer, out.name] + [str(p) for p in roots],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        if b"attached" not in st.stderr.readline():
+            st.wait(5)
+            return None
+        client()
+        forked = set()
+
+        def quiet():
+            # Every process the trace saw forked has exited.
+            with open(out.name) as f:
+                for line in f:
+                    if line.startswith("fork "):
+                        forked.add(int(line.split()[2]))
+            return forked and not any(os.path.exists("/proc/%d" % p) for p in forked)
+        wait_for(quiet, settle)
+    finally:
+        st.send_signal(signal.SIGINT)
+        st.wait(10)
+    parent, ips = {}, {}
+    with open(out.name) as f:
+        for line in f:
+            w = line.split()
+            if w[0] == "fork":
+                parent[int(w[2])] = int(w[1])
+            elif w[0] == "ip":
+                ips.setdefault(int(w[1]), []).append(int(w[2], 16))
+    os.unlink(out.name)
+    roles = {"monitor": [], "gatekeeper": []}
+    for pid, addrs in ips.items():
+        roles["monitor" if parent.get(pid) == master else "gatekeeper"] += addrs
+    return roles
+
+
 def two_vhost_conf(extra_global="", extra_a="", extra_b=""):
     """Two vhosts, a.test and b.test, under UID_A and UID_B, each with a 0700
     root owned by its uid. Lay them out with two_vhost_roots(srv)."""

@@ -17,14 +17,17 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from itkdtest import (RANGES_99, TOP, UID_A, UID_B, UID_USER, done, free_port, mkdir,  # noqa: E402
-                      need_root, ok, skip, write)
+import itkdtest  # noqa: E402
+from itkdtest import (RANGES_99, TOP, UID_A, UID_B, UID_USER, Server, done, free_port, get,  # noqa: E402
+                      mkdir, need_root, ok, skip, step_trace, two_vhost_conf, two_vhost_roots,
+                      write)
 
 need_root("static build")
 
@@ -379,8 +382,87 @@ def docker_checks():
                 pass
 
 
+def exec_sections(path):
+    """{name: (address, size)} of the ELF file's executable sections (the
+    section headers survive strip --strip-all)."""
+    with open(path, "rb") as f:
+        elf = f.read()
+    wide = elf[4] == 2
+    end = "<" if elf[5] == 1 else ">"
+    if wide:
+        shoff, = struct.unpack_from(end + "Q", elf, 0x28)
+        shentsize, shnum, shstrndx = struct.unpack_from(end + "HHH", elf, 0x3A)
+        fmt = end + "IIQQQQ"
+    else:
+        shoff, = struct.unpack_from(end + "I", elf, 0x20)
+        shentsize, shnum, shstrndx = struct.unpack_from(end + "HHH", elf, 0x2E)
+        fmt = end + "IIIIII"
+    heads = [struct.unpack_from(fmt, elf, shoff + i * shentsize) for i in range(shnum)]
+    strtab = heads[shstrndx][4]
+    out = {}
+    for name, _type, flags, addr, _off, size in heads:
+        if flags & 4:           # SHF_EXECINSTR
+            n = elf[strtab + name:elf.index(b"\0", strtab + name)].decode()
+            out[n] = (addr, size)
+    return out
+
+
+def hot_text_checks():
+    """The code a plain one-request connection runs lies in the section
+    scripts/hot-text.ld makes (.text.itkd_hot, first in the text), every
+    instruction of it: single-stepped (tests/helpers/steptrace)."""
+    secs = exec_sections(STATIC)
+    ok("itkd-static has the section scripts/hot-text.ld makes", ".text.itkd_hot" in secs,
+       repr(sorted(secs)))
+    if ".text.itkd_hot" not in secs:
+        return
+    lo, size = secs[".text.itkd_hot"]
+    itkdtest.ITKD = STATIC
+    srv = Server(two_vhost_conf(), name="hot-text", start=False)
+    two_vhost_roots(srv.dir)
+    srv.start()
+
+    def plain():
+        s = socket.create_connection(("127.0.0.1", srv.port), 5)
+        s.sendall(b"GET /index.html HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+        got = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            got += b
+        s.close()
+        plain.answer = got
+    try:
+        get(srv.port, "/index.html")        # the spawner is up
+        time.sleep(0.3)
+        roles = step_trace(srv.proc.pid, plain)
+    finally:
+        srv.stop()
+        itkdtest.ITKD = os.path.join(TOP, "itkd")
+    if roles is None:
+        skip("a plain connection's code lies in .text.itkd_hot",
+             "tests/helpers/steptrace not built or not written for this CPU")
+        return
+    ok("steptrace: a traced plain connection is answered 200",
+       getattr(plain, "answer", b"").startswith(b"HTTP/1.1 200"), repr(getattr(plain, "answer", b"")[:80]))
+    for role in ("gatekeeper", "monitor"):
+        ips = roles[role]
+        # A control: the tracer saw the process run at all.
+        ok("steptrace: the %s ran under the tracer (%d instructions)" % (role, len(ips)),
+           len(ips) > 1000)
+        code = [a for a in ips if any(b <= a < b + n for b, n in secs.values())]
+        out = sorted({a for a in code if not lo <= a < lo + size})
+        pages = len({a >> 12 for a in code})
+        print("# %s: %d instructions on %d pages of code" % (role, len(ips), pages))
+        ok("the %s's code lies in .text.itkd_hot" % role, not out,
+           "%d addresses outside, from %s: run bench/hot-text.py, then make static"
+           % (len(out), ", ".join(hex(a) for a in out[:8])))
+
+
 if build():
     binary_checks()
+    hot_text_checks()
     chroot_checks()
     docker_checks()
 done()
