@@ -179,16 +179,17 @@ HEADER = """/* scripts/hot-text.ld: the code a connection's processes run, first
 """
 
 # Not traced: what musl's _Fork writes in every child (its thread's tid,
-# the thread list's lock, libc.threads_minus_1), a copy-on-write fault
-# for each page it lies on. Linked apart they straddled a page boundary.
+# the thread list's lock, libc.threads_minus_1) and the lock it reads on
+# the way out, a copy-on-write fault for each page written and a first
+# touch for each page read. Linked apart they lay on three pages.
 FORK_DATA = """
-/* What the C library's fork writes in every child, on one page (a
- * copy-on-write fault per page written). */
+/* What the C library's fork writes and reads in every child, on one
+ * page (a copy-on-write fault per page written). */
 SECTIONS
 {
 \t.bss.itkd_fork (NOLOAD) :
 \t{
-\t\t*(.bss.__libc .bss.builtin_tls .bss.__thread_list_lock)
+\t\t*(.bss.__libc .bss.builtin_tls .bss.__thread_list_lock .bss.__abort_lock)
 \t}
 }
 INSERT BEFORE .bss;
