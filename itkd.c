@@ -61,14 +61,23 @@ static int chan_master = -1;      /* the hand-off channel: ours */
 static int chan_child = -1;       /* every connection process's */
 static int stopping;              /* SIGTERM: no new connection process */
 /* The spawners (spawn.h) of this config generation: [0] for plain
- * connections, which holds no key and no session cache, [1] for TLS ones
- * (only with a TLS listener). sock: our end, each monitor's to ask; -1
- * when there is none (monitors fork their gatekeepers themselves). */
+ * connections, which holds no key and no session cache (only with a
+ * plain listener), [1] for TLS ones (only with a TLS listener). sock: our
+ * end, each monitor's to ask; -1 when there is none (monitors fork their
+ * gatekeepers themselves). since: when it was started; once it failed
+ * or ended, when that was, and delay the seconds from then to the next
+ * try. */
 static struct spawner {
 	int sock;
 	pid_t pid;
-	time_t started;
-} spawners[2] = { { -1, 0, 0 }, { -1, 0, 0 } };
+	time_t since;
+	unsigned delay;
+} spawners[2] = { { -1, 0, 0, 1 }, { -1, 0, 0, 1 } };
+/* One that cannot start, or dies young, waits twice as long each time,
+ * up to a minute: a line in the log per try, not one a second for
+ * ever. One that lived SPAWNER_STEADY seconds starts again after one. */
+#define SPAWNER_DELAY_MAX 64
+#define SPAWNER_STEADY 60
 static unsigned generation;       /* of the config, one more per reload */
 /* A hand-off goes on in a fresh process once its sender has exited and
  * been reaped: the slot passes from one to the other, so the hand-off
@@ -502,6 +511,19 @@ child_serve(struct accepted *a, struct tls_keys *k, int slot)
 	serve_connection(&cfg, k, a, fds, n, slot);
 }
 
+/* s failed to start or ended: the wait before the next try. */
+static void
+spawner_backoff(struct spawner *s)
+{
+	time_t now = time(NULL);
+
+	if (now - s->since >= SPAWNER_STEADY)
+		s->delay = 1;
+	else if (s->delay < SPAWNER_DELAY_MAX)
+		s->delay *= 2;
+	s->since = now;
+}
+
 /* Fork the spawner of kind tls (0 plain, 1 TLS) for the config and keys
  * of now. Its socket is SOCK_SEQPACKET: one request per message, and its
  * fds with it. The plain one gets neither key nor session cache. */
@@ -511,11 +533,12 @@ spawner_start(int tls)
 	struct spawner *s = &spawners[tls];
 	int sv[2], fds[CONF_LISTEN_MAX + 5], n, i;
 
-	s->started = time(NULL);
+	s->since = time(NULL);
 	s->pid = -1;            /* until it runs: spawners_check tries again */
 	if (tls_fork_prepare(keys, tls) < 0 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		log_error(NULL, "spawner: %s", strerror(errno));
+		spawner_backoff(s);
 		return;
 	}
 	if ((s->pid = _Fork()) == 0) {
@@ -539,6 +562,7 @@ spawner_start(int tls)
 	if (s->pid < 0) {
 		log_error(NULL, "spawner: fork: %s", strerror(errno));
 		close(sv[0]);
+		spawner_backoff(s);
 		return;
 	}
 	s->sock = sv[0];
@@ -550,32 +574,34 @@ spawner_start(int tls)
 static void
 spawners_start(void)
 {
-	int i, tls = 0;
+	int i, kind[2] = { 0, 0 };
 
 	for (i = 0; i < 2; i++) {
 		if (spawners[i].sock >= 0)
 			close(spawners[i].sock);
 		spawners[i].sock = -1;
 		spawners[i].pid = 0;
+		spawners[i].delay = 1;
 	}
 	for (i = 0; i < nlst; i++)
-		tls |= lst[i].tls;
-	spawner_start(0);
-	if (tls)
-		spawner_start(1);
+		kind[lst[i].tls != 0] = 1;
+	for (i = 0; i < 2; i++)
+		if (kind[i])
+			spawner_start(i);
 }
 
-/* A spawner of this generation that died is started again, at most once
- * a second (one that cannot start must not make the master spin);
- * meanwhile monitors fork their own gatekeepers. 1 while one waits for
- * its second. */
+/* A spawner of this generation that died is started again once its
+ * delay has passed (one that cannot start must not make the master spin,
+ * nor fill the log); meanwhile monitors fork their own gatekeepers. 1
+ * while one waits. */
 static int
 spawners_check(void)
 {
 	int i, waiting = 0;
 
 	for (i = 0; i < 2; i++) {
-		if (spawners[i].pid < 0 && spawners[i].started != time(NULL))
+		if (spawners[i].pid < 0 &&
+		    time(NULL) - spawners[i].since >= (time_t)spawners[i].delay)
 			spawner_start(i);
 		waiting |= spawners[i].pid < 0;
 	}
@@ -595,9 +621,12 @@ spawner_ended(pid_t pid, const siginfo_t *si)
 			close(spawners[i].sock);
 			spawners[i].sock = -1;
 			spawners[i].pid = stopping ? 0 : -1;
-			if (!stopping)
-				log_error(NULL, "spawner %ld ended (%d): "
-				    "restarting it", (long)pid, si->si_status);
+			if (stopping)
+				return 1;
+			spawner_backoff(&spawners[i]);
+			log_error(NULL, "spawner %ld ended (%d): restarting "
+			    "it in %u s", (long)pid, si->si_status,
+			    spawners[i].delay);
 			return 1;
 		}
 	return 0;

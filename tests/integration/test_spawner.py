@@ -117,6 +117,27 @@ def main():
            srv.log()[-600:])
         ok("spawner killed: no zombie", wait_for(lambda: not zombies(master), 5),
            zombies(master))
+
+        # One that dies young again waits twice as long: not a restart
+        # (and a log line) a second for ever when it cannot live.
+        m = re.search(r"spawner %d ended \(9\): restarting it in (\d+) s" % new, srv.log())
+        ok("spawner killed: the log says when it restarts", m is not None, srv.log()[-400:])
+        first = int(m.group(1)) if m else 1
+        os.kill(again, signal.SIGKILL)
+        t0 = time.time()
+        wait_for(lambda: again not in srv.all_children(), 5)
+        ok("spawner killed young again: restarted in twice the time",
+           ("spawner %d ended (9): restarting it in %d s" % (again, 2 * first)) in srv.log(),
+           srv.log()[-400:])
+        r = get(srv.port)
+        ok("spawner killed young again: meanwhile a connection is answered", r[0] == 200, r)
+        time.sleep(max(0.0, t0 + 2 * first - 1.2 - time.time()))
+        ok("spawner killed young again: none started before its time",
+           one_spawner(srv, other_than=(old, new, again), timeout=0.1) is None,
+           (time.time() - t0, srv.spawners()))
+        third = one_spawner(srv, other_than=(old, new, again), timeout=2 * first + 3)
+        ok("spawner killed young again: started after it", third is not None and
+           time.time() - t0 >= 2 * first - 1.2, (time.time() - t0, srv.spawners()))
     finally:
         srv.cleanup()
     ok("spawner gone with the master", wait_for(
@@ -236,6 +257,40 @@ def tls_spawners():
         srv.cleanup()
 
 
+def tls_only():
+    """With only a TLS listener: only the TLS spawner (the plain one
+    would have no connection to serve)."""
+    conf = TLS_CONF.replace("listen 127.0.0.1:{port}\n", "", 1)
+    srv = Server(conf % (UID_A, UID_A, UID_A + 1, UID_A + 1), name="spawntlsonly",
+                 tls=True, start=False)
+    two_vhost_roots(srv.dir)
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                        os.path.join(srv.dir, "a.key"), "-out", os.path.join(srv.dir, "a.pem"),
+                        "-days", "2", "-subj", "/CN=a.test", "-addext",
+                        "subjectAltName=DNS:a.test"], capture_output=True)
+    if r.returncode != 0:
+        skip("spawner tls only", "openssl cannot make a key: %s" % r.stderr[-200:])
+        return
+    srv.start(wait=False)
+    srv.wait_port(srv.tlsport)
+    try:
+        sp = srv.spawners(wait=5)
+        time.sleep(0.3)     # a second one would be forked at the same time
+        sp = srv.spawners()
+        ok("spawner tls only: one spawner, the TLS connections' (it maps the session cache)",
+           len(sp) == 1 and shared_maps(sp[0]), [(p, shared_maps(p)) for p in sp])
+        ctx = ssl.create_default_context(cafile=os.path.join(srv.dir, "a.pem"))
+        s = ctx.wrap_socket(connect(srv.tlsport), server_hostname="a.test")
+        s.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+        resp = read_response(s)
+        ok("spawner tls only: answered", resp.startswith(b"HTTP/1.1 200"), resp[:60])
+        s.close()
+    finally:
+        srv.cleanup()
+
+
 main()
 tls_spawners()
+tls_only()
 done()
