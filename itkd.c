@@ -740,7 +740,9 @@ handoffs_take(void)
 {
 	static time_t last_refusal;
 	struct handoff_msg m;
-	int fds[2], rc, i, slot, k;
+	/* Set by handoff_recv when it returns 1, the only case they are
+	 * closed in; initialised for gcc's LTO, which cannot see that. */
+	int fds[2] = { -1, -1 }, rc, i, slot, k;
 	pid_t from;
 
 	for (k = 0; k < ACCEPT_BATCH && npending < HANDOFF_PENDING; k++) {
