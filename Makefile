@@ -82,6 +82,8 @@ tests/fuzz/bin/replay_%: tests/fuzz/replay.c tests/fuzz/fuzz_%.c $(filter-out $(
 # access.c answers through file.c, conn.c...: everything but main.
 tests/unit_access: tests/unit_access.c $(filter-out $(O)/itkd.o,$(OBJ)) tests/unit.h
 	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(filter-out $(O)/itkd.o,$(OBJ)) $(LDLIBS)
+tests/unit_conn: tests/unit_conn.c $(O)/conn.o $(O)/tls.o $(O)/vhost.o $(O)/log.o $(O)/http.o $(O)/clock.o tests/unit.h
+	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(O)/conn.o $(O)/tls.o $(O)/vhost.o $(O)/log.o $(O)/http.o $(O)/clock.o -lbearssl
 tests/unit_proxy: tests/unit_proxy.c $(O)/proxy.o $(O)/clock.o tests/unit.h
 	$(CC) $(ALL_CFLAGS) -I. $(ALL_LDFLAGS) -o $@ $< $(O)/proxy.o $(O)/clock.o
 tests/unit_alloc: tests/unit_alloc.c $(O)/alloc.o tests/unit.h
