@@ -124,8 +124,10 @@ def main():
         roles = step_trace(srv.proc.pid, client(srv.port))
     finally:
         srv.stop()
-    if not roles or not roles["monitor"] or not roles["gatekeeper"]:
-        sys.exit("bench/hot-text.py: no connection traced (steptrace built? this CPU?)")
+    if isinstance(roles, str):
+        sys.exit("bench/hot-text.py: cannot trace: " + roles)
+    if not roles["monitor"] or not roles["gatekeeper"]:
+        sys.exit("bench/hot-text.py: no connection traced")
     secs = text_sections(mapfile)
     starts = [s[0] for s in secs]
 

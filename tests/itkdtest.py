@@ -521,20 +521,21 @@ def step_trace(master, client, settle=20.0):
     run, then every process forked meanwhile waited for. Returns
     {"monitor": [addr...], "gatekeeper": [addr...]} in the order run, all
     of each role's processes together: a monitor is the master's child, a
-    gatekeeper a spawner's or a monitor's. None when steptrace is not
-    built or not written for this CPU."""
+    gatekeeper a spawner's or a monitor's. Or a string, why it could not
+    trace (steptrace not built, not written for this CPU, ptrace refused)."""
     tracer = os.path.join(TOP, "tests", "helpers", "steptrace")
     if not os.access(tracer, os.X_OK):
-        return None
+        return "tests/helpers/steptrace is not built"
     roots = [master] + children_of(master)
     out = tempfile.NamedTemporaryFile(prefix="steptrace-", delete=False)
     out.close()
     st = subprocess.Popen([tracer, out.name] + [str(p) for p in roots],
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        if b"attached" not in st.stderr.readline():
+        said = st.stderr.readline()
+        if b"attached" not in said:
             st.wait(5)
-            return None
+            return said.decode(errors="replace").strip() or "steptrace failed"
         client()
         forked = set()
 
