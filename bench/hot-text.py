@@ -123,7 +123,7 @@ def main():
         time.sleep(0.5)
         roles = step_trace(srv.proc.pid, client(srv.port))
     finally:
-        srv.stop()
+        srv.cleanup()
     if isinstance(roles, str):
         sys.exit("bench/hot-text.py: cannot trace: " + roles)
     if not roles["monitor"] or not roles["gatekeeper"]:

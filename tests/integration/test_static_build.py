@@ -438,7 +438,7 @@ def hot_text_checks():
         time.sleep(0.3)
         roles = step_trace(srv.proc.pid, plain)
     finally:
-        srv.stop()
+        srv.cleanup()
         itkdtest.ITKD = os.path.join(TOP, "itkd")
     if isinstance(roles, str):
         skip("a plain connection's code lies in .text.itkd_hot", roles)
