@@ -119,7 +119,8 @@ def main():
     two_vhost_roots(srv.dir)
     srv.start()
     try:
-        itkdtest.get(srv.port, "/index.html")  # the spawner is up
+        itkdtest.get(srv.port, "/index.html")
+        srv.spawners(wait=5)                   # traced from its start
         time.sleep(0.5)
         roles = step_trace(srv.proc.pid, client(srv.port))
     finally:

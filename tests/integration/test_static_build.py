@@ -434,7 +434,8 @@ def hot_text_checks():
         s.close()
         plain.answer = got
     try:
-        get(srv.port, "/index.html")        # the spawner is up
+        get(srv.port, "/index.html")
+        srv.spawners(wait=5)                # traced from its start
         time.sleep(0.3)
         roles = step_trace(srv.proc.pid, plain)
     finally:
