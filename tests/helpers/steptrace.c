@@ -124,8 +124,12 @@ main(int argc, char **argv)
 		event = st >> 16;
 		if (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK ||
 		    event == PTRACE_EVENT_CLONE) {
-			if (ptrace(PTRACE_GETEVENTMSG, pid, NULL, &msg) == 0)
+			/* Flushed at once: the caller reads these to know which
+			 * processes to wait for. */
+			if (ptrace(PTRACE_GETEVENTMSG, pid, NULL, &msg) == 0) {
 				fprintf(out, "fork %ld %lu\n", (long)pid, msg);
+				fflush(out);
+			}
 		}
 		/* An event or the stop a new tracee starts with: nothing to
 		 * deliver. A signal: passed on. */
