@@ -53,20 +53,17 @@ is_root(pid_t pid)
 static unsigned long
 stopped_at(pid_t pid)
 {
+#if defined(__x86_64__) || defined(__aarch64__)
+	struct user_regs_struct r;
+	struct iovec iov = { &r, sizeof(r) };
+
+	if (ptrace(PTRACE_GETREGSET, pid, (void *)NT_PRSTATUS, &iov) < 0)
+		return 0;
 #if defined(__x86_64__)
-	struct user_regs_struct r;
-	struct iovec iov = { &r, sizeof(r) };
-
-	if (ptrace(PTRACE_GETREGSET, pid, (void *)NT_PRSTATUS, &iov) < 0)
-		return 0;
 	return r.rip;
-#elif defined(__aarch64__)
-	struct user_regs_struct r;
-	struct iovec iov = { &r, sizeof(r) };
-
-	if (ptrace(PTRACE_GETREGSET, pid, (void *)NT_PRSTATUS, &iov) < 0)
-		return 0;
+#else
 	return r.pc;
+#endif
 #else
 	(void)pid;
 	return 0;

@@ -202,19 +202,26 @@ def holds(pid, needle):
     return False
 
 
+def make_key(d):
+    """An EC P-256 key and certificate for a.test in d (a.key, a.pem); None,
+    or why openssl could not make them."""
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                        os.path.join(d, "a.key"), "-out", os.path.join(d, "a.pem"),
+                        "-days", "2", "-subj", "/CN=a.test", "-addext",
+                        "subjectAltName=DNS:a.test"], capture_output=True)
+    return None if r.returncode == 0 else "openssl cannot make a key: %s" % r.stderr[-200:]
+
+
 def tls_spawners():
     """With a TLS listener: two spawners; the TLS connections' one holds
     the keys and the session cache, the plain connections' one neither."""
     srv = Server(TLS_CONF % (UID_A, UID_A, UID_A + 1, UID_A + 1), name="spawntls",
                  tls=True, start=False)
     two_vhost_roots(srv.dir)
-    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:P-256", "-nodes", "-keyout",
-                        os.path.join(srv.dir, "a.key"), "-out", os.path.join(srv.dir, "a.pem"),
-                        "-days", "2", "-subj", "/CN=a.test", "-addext",
-                        "subjectAltName=DNS:a.test"], capture_output=True)
-    if r.returncode != 0:
-        skip("spawner tls", "openssl cannot make a key: %s" % r.stderr[-200:])
+    why = make_key(srv.dir)
+    if why:
+        skip("spawner tls", why)
         return
     srv.start()
     srv.wait_port(srv.tlsport)
@@ -264,13 +271,9 @@ def tls_only():
     srv = Server(conf % (UID_A, UID_A, UID_A + 1, UID_A + 1), name="spawntlsonly",
                  tls=True, start=False)
     two_vhost_roots(srv.dir)
-    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:P-256", "-nodes", "-keyout",
-                        os.path.join(srv.dir, "a.key"), "-out", os.path.join(srv.dir, "a.pem"),
-                        "-days", "2", "-subj", "/CN=a.test", "-addext",
-                        "subjectAltName=DNS:a.test"], capture_output=True)
-    if r.returncode != 0:
-        skip("spawner tls only", "openssl cannot make a key: %s" % r.stderr[-200:])
+    why = make_key(srv.dir)
+    if why:
+        skip("spawner tls only", why)
         return
     srv.start(wait=False)
     srv.wait_port(srv.tlsport)

@@ -26,7 +26,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import itkdtest  # noqa: E402
 from itkdtest import (RANGES_99, TOP, UID_A, UID_B, UID_USER, Server, done, free_port, get,  # noqa: E402
-                      mkdir, need_root, ok, skip, step_trace, two_vhost_conf, two_vhost_roots,
+                      mkdir, need_root, ok, recv_all, skip, step_trace, two_vhost_conf, two_vhost_roots,
                       write)
 
 need_root("static build")
@@ -425,14 +425,8 @@ def hot_text_checks():
     def plain():
         s = socket.create_connection(("127.0.0.1", srv.port), 5)
         s.sendall(b"GET /index.html HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
-        got = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            got += b
+        plain.answer = recv_all(s)
         s.close()
-        plain.answer = got
     try:
         get(srv.port, "/index.html")
         srv.spawners(wait=5)                # traced from its start
